@@ -1,0 +1,164 @@
+package io.sqliteos.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real SQLiteOS mount for a test: the built jar runs as a separate daemon
+ * process on a fresh temporary directory. Closing it (or the JVM exiting, even
+ * after a failure) unmounts and removes the directory, so no test leaves a
+ * mount behind.
+ */
+public final class MountedFs implements AutoCloseable {
+
+    private static final Set<MountedFs> LIVE = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(MountedFs::close)));
+    }
+
+    private final Path root;
+    private final Process daemon;
+    private final Path log;
+
+    private MountedFs(Path root, Process daemon, Path log) {
+        this.root = root;
+        this.daemon = daemon;
+        this.log = log;
+    }
+
+    /** The runnable jar under test (set by the build; falls back to target/sqliteos.jar). */
+    public static Path jar() {
+        return Path.of(System.getProperty("sqliteos.jar", "target/sqliteos.jar")).toAbsolutePath();
+    }
+
+    /** Mounts an in-memory file system with {@code allow_other} (for the unprivileged-user tests) plus any extra arguments. */
+    public static MountedFs start(String... extraArgs) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("sqliteos-it-");
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path log = Files.createTempFile("sqliteos-it-", ".log");
+        List<String> cmd = new ArrayList<>(List.of("java", "-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8",
+                "-jar", jar().toString(), "mount", "--foreground", dir.toString(), "-o", "allow_other"));
+        cmd.addAll(List.of(extraArgs));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        MountedFs fs = new MountedFs(dir, p, log);
+        LIVE.add(fs);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!fs.isMounted()) {
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                fs.close();
+                throw new IllegalStateException("daemon did not mount " + dir + ":\n" + Files.readString(log));
+            }
+            Thread.sleep(20);
+        }
+        return fs;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path path(String relative) {
+        return root.resolve(relative);
+    }
+
+    public Process daemon() {
+        return daemon;
+    }
+
+    /** The daemon's log so far. */
+    public String log() {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(log unreadable: " + e.getMessage() + ")";
+        }
+    }
+
+    public boolean isMounted() {
+        try {
+            String target = " " + root.toString() + " ";
+            return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().anyMatch(l -> l.contains(target));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** The outcome of a shell command. */
+    public record Result(int exitCode, String stdout, String stderr) {
+        public Result ok() {
+            if (exitCode != 0) {
+                throw new AssertionError("command failed with " + exitCode + "\nstdout: " + stdout + "\nstderr: " + stderr);
+            }
+            return this;
+        }
+    }
+
+    /** Runs a bash script as root with the mount root as working directory. */
+    public Result sh(String script) throws IOException, InterruptedException {
+        return run(List.of("bash", "-c", script));
+    }
+
+    /** Runs a bash script as the given unprivileged user and group, without supplementary groups. */
+    public Result shAs(int uid, int gid, String script) throws IOException, InterruptedException {
+        return run(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "bash", "-c", script));
+    }
+
+    private Result run(List<String> cmd) throws IOException, InterruptedException {
+        Path out = Files.createTempFile("sqliteos-it-out-", ".txt");
+        Path err = Files.createTempFile("sqliteos-it-err-", ".txt");
+        try {
+            Process p = new ProcessBuilder(cmd).directory(root.toFile())
+                    .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            if (!p.waitFor(5, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new AssertionError("command timed out: " + cmd);
+            }
+            return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                    Files.readString(err, StandardCharsets.UTF_8));
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    /** Kills the daemon with SIGKILL, as a crash would. The mount is cleaned up by close(). */
+    public void killDaemon() throws InterruptedException {
+        daemon.destroyForcibly();
+        daemon.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** Unmounts (lazily if busy), stops the daemon and removes the mount point. */
+    @Override
+    public void close() {
+        LIVE.remove(this);
+        try {
+            if (isMounted()) {
+                Process u = new ProcessBuilder("fusermount", "-u", root.toString()).redirectErrorStream(true).start();
+                if (!u.waitFor(20, TimeUnit.SECONDS) || u.exitValue() != 0) {
+                    new ProcessBuilder("fusermount", "-u", "-z", root.toString()).start().waitFor(20, TimeUnit.SECONDS);
+                }
+            }
+            if (!daemon.waitFor(20, TimeUnit.SECONDS)) {
+                daemon.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            if (!isMounted()) {
+                try (Stream<Path> s = Files.walk(root)) {
+                    s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+            Files.deleteIfExists(log);
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException("could not clean up mount " + root, e);
+        }
+    }
+}

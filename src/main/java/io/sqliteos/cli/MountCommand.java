@@ -1,0 +1,120 @@
+package io.sqliteos.cli;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code sqliteos mount MOUNTPOINT}: starts a daemon serving one file system. */
+@Command(name = "mount", mixinStandardHelpOptions = true,
+        description = {"Mount a SQLiteOS file system.",
+            "Without --db the file system lives in memory and is gone at unmount."})
+final class MountCommand implements Callable<Integer> {
+
+    @Parameters(paramLabel = "MOUNTPOINT", description = "An existing, empty directory.")
+    Path mountPoint;
+
+    @Option(names = "--size", paramLabel = "BYTES", converter = ByteSize.class,
+            description = "Space budget for file data, e.g. 512M or 4G (default: half of the RAM). Beyond it writes fail with ENOSPC.")
+    Long size;
+
+    @Option(names = "--db", paramLabel = "FILE", description = "Keep the file system in this database file on disk.")
+    Path db;
+
+    @Option(names = "-o", paramLabel = "OPTS", split = ",",
+            description = "FUSE mount options, comma separated (e.g. allow_other, ro, nonempty).")
+    List<String> fuseOptions = new ArrayList<>();
+
+    @Option(names = {"-f", "--foreground"}, description = "Stay in the foreground (log to stderr) until unmounted.")
+    boolean foreground;
+
+    @Option(names = "--log", paramLabel = "FILE",
+            description = "Where a background daemon writes its log (default: /tmp/sqliteos-<mount name>.log).")
+    Path logFile;
+
+    @Option(names = "--busy-timeout", paramLabel = "MS", defaultValue = "5000",
+            description = "How long a writer waits for the database before failing with EBUSY (default: ${DEFAULT-VALUE}).")
+    long busyTimeoutMs;
+
+    @Option(names = "--debug", description = "Log every FUSE request (very verbose).")
+    boolean debug;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = mountPoint.toAbsolutePath().normalize();
+        String problem = MountPoints.problem(dir, fuseOptions.contains("nonempty"));
+        if (problem != null) {
+            System.err.println("sqliteos: " + problem);
+            return 1;
+        }
+        if (db != null && Files.isDirectory(db)) {
+            System.err.println("sqliteos: --db " + db + " is a directory; give a file path");
+            return 1;
+        }
+        long budget = size != null ? size : defaultSize();
+        if (foreground) {
+            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug).run();
+        }
+        return startInBackground(dir);
+    }
+
+    static long defaultSize() {
+        long ram = ((com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        return Math.max(64L << 20, ram / 2);
+    }
+
+    /** Re-runs this command in a detached JVM with --foreground and waits until the mount is live. */
+    private int startInBackground(Path dir) throws IOException, InterruptedException {
+        Path log = logFile != null ? logFile
+                : Path.of("/tmp", "sqliteos-" + dir.toString().replaceAll("[^A-Za-z0-9._-]", "_") + ".log");
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of("setsid", java));
+        cmd.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "--foreground"));
+        cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs)));
+        if (size != null) {
+            cmd.addAll(List.of("--size", Long.toString(size)));
+        }
+        if (db != null) {
+            cmd.addAll(List.of("--db", db.toAbsolutePath().toString()));
+        }
+        if (!fuseOptions.isEmpty()) {
+            cmd.addAll(List.of("-o", String.join(",", fuseOptions)));
+        }
+        if (debug) {
+            cmd.add("--debug");
+        }
+        Process daemon = new ProcessBuilder(cmd)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (MountPoints.isMounted(dir)) {
+                System.out.println("sqliteos: mounted " + (db == null ? "an in-memory file system" : db.toAbsolutePath())
+                        + " on " + dir + " (daemon pid " + daemon.pid() + ", log " + log + ")");
+                System.out.println("sqliteos: unmount with: sqliteos umount " + dir);
+                return 0;
+            }
+            if (!daemon.isAlive()) {
+                System.err.println("sqliteos: the daemon exited with status " + daemon.exitValue() + "; its log " + log + " says:");
+                List<String> lines = Files.readAllLines(log);
+                lines.subList(Math.max(0, lines.size() - 15), lines.size()).forEach(l -> System.err.println("  " + l));
+                return 1;
+            }
+            Thread.sleep(50);
+        }
+        System.err.println("sqliteos: the daemon did not mount " + dir + " within 30 s; see " + log);
+        daemon.destroy();
+        return 1;
+    }
+}

@@ -1,0 +1,210 @@
+package io.sqliteos.db;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Comparator;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SQLite database behind one mount: connections, pragmas and schema.
+ *
+ * <p>The database always runs in WAL mode so that readers never wait for a
+ * writer. The default "in-memory" database is a WAL database in a private
+ * directory on tmpfs (RAM), removed when the database closes; {@code --db FILE}
+ * puts it on disk instead. Both behave the same, which is what lets an owner's
+ * transaction hold its own connection while everyone else keeps reading.
+ *
+ * <p>Plain (non-transactional) writes share one writer connection under a lock;
+ * reads use a pool of reader connections, each read in its own snapshot.
+ */
+public final class Database implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Database.class);
+
+    private final Path file;
+    private final Path ephemeralDir;
+    private final long busyTimeoutMs;
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final SqliteStore writer;
+    private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
+    private volatile boolean closed;
+
+    private Database(Path file, Path ephemeralDir, long busyTimeoutMs) throws SQLException {
+        this.file = file;
+        this.ephemeralDir = ephemeralDir;
+        this.busyTimeoutMs = busyTimeoutMs;
+        Connection first = connect();
+        try (Statement st = first.createStatement()) {
+            st.execute("PRAGMA journal_mode = WAL");
+        }
+        SchemaMigrator.migrate(first);
+        this.writer = new SqliteStore(first);
+    }
+
+    /** Opens (creating if needed) a durable database in {@code file}. */
+    public static Database open(Path file, long busyTimeoutMs) {
+        try {
+            return new Database(file.toAbsolutePath(), null, busyTimeoutMs);
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    /** Creates a fresh database in RAM that disappears when closed. */
+    public static Database openEphemeral(long busyTimeoutMs) {
+        Path dir;
+        try {
+            Path shm = Path.of("/dev/shm");
+            Path base = Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+            dir = Files.createTempDirectory(base, "sqliteos-");
+        } catch (IOException e) {
+            throw new StoreException(StoreException.Kind.IO, "cannot create the in-memory database: " + e.getMessage(), e);
+        }
+        try {
+            return new Database(dir.resolve("fs.db"), dir, busyTimeoutMs);
+        } catch (SQLException e) {
+            deleteTree(dir);
+            throw StoreException.wrap(e);
+        }
+    }
+
+    public boolean isEphemeral() {
+        return ephemeralDir != null;
+    }
+
+    /** The database file: on tmpfs for the in-memory default. */
+    public Path file() {
+        return file;
+    }
+
+    private Connection connect() throws SQLException {
+        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+        try (Statement st = c.createStatement()) {
+            st.execute("PRAGMA busy_timeout = " + busyTimeoutMs);
+            // In RAM there is nothing to sync; on disk every commit is durable.
+            st.execute("PRAGMA synchronous = " + (ephemeralDir != null ? "OFF" : "FULL"));
+            st.execute("PRAGMA foreign_keys = OFF");
+            st.execute("PRAGMA mmap_size = 17179869184");
+            st.execute("PRAGMA cache_size = -32768");
+            st.execute("PRAGMA temp_store = MEMORY");
+        }
+        return c;
+    }
+
+    /** A new connection for one owner (a transaction session); the caller closes it. */
+    public Store openStore() {
+        try {
+            return new SqliteStore(connect());
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    /** Runs {@code work} in a read snapshot on a pooled reader connection. */
+    public <T> T read(Function<Store, T> work) {
+        SqliteStore store = readers.poll();
+        if (store == null) {
+            store = (SqliteStore) openStore();
+        }
+        boolean healthy = false;
+        try {
+            store.begin(false);
+            T result = work.apply(store);
+            store.commit();
+            healthy = true;
+            return result;
+        } finally {
+            if (!healthy) {
+                try {
+                    store.rollback();
+                } catch (RuntimeException ignored) {
+                    // the connection is dropped below
+                }
+                store.close();
+            } else if (closed) {
+                store.close();
+            } else {
+                readers.offer(store);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code work} as one write transaction on the shared writer connection:
+     * all of it commits or none of it does. Nested calls join the outer one.
+     */
+    public <T> T write(Function<Store, T> work) {
+        try {
+            if (!writeLock.tryLock(busyTimeoutMs, TimeUnit.MILLISECONDS)) {
+                throw new StoreException(StoreException.Kind.BUSY, "timed out waiting for the write lock", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException(StoreException.Kind.BUSY, "interrupted waiting for the write lock", e);
+        }
+        try {
+            if (writer.inTransaction()) {
+                return work.apply(writer);
+            }
+            writer.begin(true);
+            boolean committed = false;
+            try {
+                T result = work.apply(writer);
+                writer.commit();
+                committed = true;
+                return result;
+            } finally {
+                if (!committed) {
+                    rollbackQuietly(writer);
+                }
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private static void rollbackQuietly(Store store) {
+        try {
+            store.rollback();
+        } catch (RuntimeException e) {
+            log.warn("rollback failed: {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        writeLock.lock();
+        try {
+            SqliteStore r;
+            while ((r = readers.poll()) != null) {
+                r.close();
+            }
+            writer.close();
+        } finally {
+            writeLock.unlock();
+        }
+        if (ephemeralDir != null) {
+            deleteTree(ephemeralDir);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            log.warn("could not remove {}: {}", dir, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,487 @@
+package io.sqliteos.db;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/** {@link Store} on one SQLite connection, with its prepared statements cached. */
+final class SqliteStore implements Store {
+
+    private static final Pattern SAVEPOINT_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
+
+    private final Connection connection;
+    private final Map<String, PreparedStatement> statements = new HashMap<>();
+    private boolean inTransaction;
+
+    SqliteStore(Connection connection) {
+        this.connection = connection;
+    }
+
+    Connection connection() {
+        return connection;
+    }
+
+    private PreparedStatement sql(String sql) throws SQLException {
+        PreparedStatement ps = statements.get(sql);
+        if (ps == null) {
+            ps = connection.prepareStatement(sql);
+            statements.put(sql, ps);
+        }
+        return ps;
+    }
+
+    private void exec(String sql) {
+        try (Statement st = connection.createStatement()) {
+            st.execute(sql);
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    static long blockKey(long ino, long index) {
+        return (ino << 32) | index;
+    }
+
+    // --- transaction control ---------------------------------------------------
+
+    @Override
+    public void begin(boolean write) {
+        exec(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+        inTransaction = true;
+    }
+
+    @Override
+    public void commit() {
+        exec("COMMIT");
+        inTransaction = false;
+    }
+
+    @Override
+    public void rollback() {
+        try {
+            exec("ROLLBACK");
+        } finally {
+            inTransaction = false;
+        }
+    }
+
+    @Override
+    public boolean inTransaction() {
+        return inTransaction;
+    }
+
+    private static String checkedName(String name) {
+        if (!SAVEPOINT_NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("bad savepoint name: " + name);
+        }
+        return name;
+    }
+
+    @Override
+    public void savepoint(String name) {
+        exec("SAVEPOINT sp_" + checkedName(name));
+    }
+
+    @Override
+    public void release(String name) {
+        exec("RELEASE sp_" + checkedName(name));
+    }
+
+    @Override
+    public void rollbackTo(String name) {
+        exec("ROLLBACK TO sp_" + checkedName(name));
+    }
+
+    // --- inodes ------------------------------------------------------------------
+
+    @Override
+    public InodeRow inode(long ino) {
+        try {
+            PreparedStatement ps = sql("SELECT mode, uid, gid, nlink, size, alloc, atime_ns, mtime_ns, ctime_ns, rdev, target"
+                    + " FROM inode WHERE ino = ?");
+            ps.setLong(1, ino);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                InodeRow r = new InodeRow();
+                r.ino = ino;
+                r.mode = rs.getInt(1);
+                r.uid = rs.getInt(2);
+                r.gid = rs.getInt(3);
+                r.nlink = rs.getLong(4);
+                r.size = rs.getLong(5);
+                r.alloc = rs.getLong(6);
+                r.atimeNs = rs.getLong(7);
+                r.mtimeNs = rs.getLong(8);
+                r.ctimeNs = rs.getLong(9);
+                r.rdev = rs.getLong(10);
+                r.target = rs.getBytes(11);
+                return r;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public long insertInode(InodeRow r) {
+        try {
+            PreparedStatement ps = sql("INSERT INTO inode (ino, mode, uid, gid, nlink, size, alloc, atime_ns, mtime_ns, ctime_ns, rdev, target)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            if (r.ino > 0) {
+                ps.setLong(1, r.ino);
+            } else {
+                ps.setNull(1, java.sql.Types.INTEGER);
+            }
+            ps.setInt(2, r.mode);
+            ps.setInt(3, r.uid);
+            ps.setInt(4, r.gid);
+            ps.setLong(5, r.nlink);
+            ps.setLong(6, r.size);
+            ps.setLong(7, r.alloc);
+            ps.setLong(8, r.atimeNs);
+            ps.setLong(9, r.mtimeNs);
+            ps.setLong(10, r.ctimeNs);
+            ps.setLong(11, r.rdev);
+            ps.setBytes(12, r.target);
+            ps.executeUpdate();
+            if (r.ino <= 0) {
+                try (ResultSet rs = sql("SELECT last_insert_rowid()").executeQuery()) {
+                    rs.next();
+                    r.ino = rs.getLong(1);
+                }
+            }
+            return r.ino;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void updateInode(InodeRow r) {
+        try {
+            PreparedStatement ps = sql("UPDATE inode SET mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, alloc = ?,"
+                    + " atime_ns = ?, mtime_ns = ?, ctime_ns = ?, rdev = ?, target = ? WHERE ino = ?");
+            ps.setInt(1, r.mode);
+            ps.setInt(2, r.uid);
+            ps.setInt(3, r.gid);
+            ps.setLong(4, r.nlink);
+            ps.setLong(5, r.size);
+            ps.setLong(6, r.alloc);
+            ps.setLong(7, r.atimeNs);
+            ps.setLong(8, r.mtimeNs);
+            ps.setLong(9, r.ctimeNs);
+            ps.setLong(10, r.rdev);
+            ps.setBytes(11, r.target);
+            ps.setLong(12, r.ino);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void deleteInode(long ino) {
+        try {
+            deleteBlocks(ino, 0, 1L << 32);
+            PreparedStatement x = sql("DELETE FROM xattr WHERE ino = ?");
+            x.setLong(1, ino);
+            x.executeUpdate();
+            PreparedStatement i = sql("DELETE FROM inode WHERE ino = ?");
+            i.setLong(1, ino);
+            i.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public List<Long> orphans() {
+        try (ResultSet rs = sql("SELECT ino FROM inode WHERE nlink = 0").executeQuery()) {
+            List<Long> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add(rs.getLong(1));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public long inodeCount() {
+        return singleLong("SELECT count(*) FROM inode");
+    }
+
+    private long singleLong(String query) {
+        try (ResultSet rs = sql(query).executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    // --- directory entries ------------------------------------------------------
+
+    @Override
+    public long lookup(long parent, String name) {
+        try {
+            PreparedStatement ps = sql("SELECT ino FROM dirent WHERE parent = ? AND name = ?");
+            ps.setLong(1, parent);
+            ps.setString(2, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void insertDirent(long parent, String name, long ino) {
+        direntUpdate("INSERT INTO dirent (parent, name, ino) VALUES (?, ?, ?)", parent, name, ino);
+    }
+
+    @Override
+    public void updateDirent(long parent, String name, long ino) {
+        direntUpdate("UPDATE dirent SET ino = ?3 WHERE parent = ?1 AND name = ?2", parent, name, ino);
+    }
+
+    @Override
+    public void deleteDirent(long parent, String name) {
+        try {
+            PreparedStatement ps = sql("DELETE FROM dirent WHERE parent = ? AND name = ?");
+            ps.setLong(1, parent);
+            ps.setString(2, name);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    private void direntUpdate(String query, long parent, String name, long ino) {
+        try {
+            PreparedStatement ps = sql(query);
+            ps.setLong(1, parent);
+            ps.setString(2, name);
+            ps.setLong(3, ino);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public boolean hasEntries(long dir) {
+        try {
+            PreparedStatement ps = sql("SELECT 1 FROM dirent WHERE parent = ? LIMIT 1");
+            ps.setLong(1, dir);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public long parentOf(long ino) {
+        try {
+            PreparedStatement ps = sql("SELECT parent FROM dirent WHERE ino = ? LIMIT 1");
+            ps.setLong(1, ino);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void listDirectory(long dir, Consumer<DirEntryRow> sink) {
+        try {
+            PreparedStatement ps = sql("SELECT d.name, d.ino, i.mode FROM dirent d JOIN inode i ON i.ino = d.ino"
+                    + " WHERE d.parent = ? ORDER BY d.name");
+            ps.setLong(1, dir);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    sink.accept(new DirEntryRow(rs.getString(1), rs.getLong(2), rs.getInt(3)));
+                }
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    // --- file data ------------------------------------------------------------------
+
+    @Override
+    public byte[] block(long ino, long index) {
+        try {
+            PreparedStatement ps = sql("SELECT data FROM extent WHERE key = ?");
+            ps.setLong(1, blockKey(ino, index));
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getBytes(1) : null;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public int blockLength(long ino, long index) {
+        try {
+            PreparedStatement ps = sql("SELECT length(data) FROM extent WHERE key = ?");
+            ps.setLong(1, blockKey(ino, index));
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getInt(1) : -1;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void putBlock(long ino, long index, long offset, byte[] data, int length) {
+        try {
+            PreparedStatement ps = sql("INSERT OR REPLACE INTO extent (key, ino, offset, data) VALUES (?, ?, ?, ?)");
+            ps.setLong(1, blockKey(ino, index));
+            ps.setLong(2, ino);
+            ps.setLong(3, offset);
+            ps.setBytes(4, length == data.length ? data : java.util.Arrays.copyOf(data, length));
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public long deleteBlocks(long ino, long from, long to) {
+        try {
+            long first = blockKey(ino, from);
+            long end = to >= (1L << 32) ? blockKey(ino + 1, 0) : blockKey(ino, to);
+            PreparedStatement sum = sql("SELECT coalesce(sum(length(data)), 0) FROM extent WHERE key >= ? AND key < ?");
+            sum.setLong(1, first);
+            sum.setLong(2, end);
+            long bytes;
+            try (ResultSet rs = sum.executeQuery()) {
+                rs.next();
+                bytes = rs.getLong(1);
+            }
+            if (bytes > 0) {
+                PreparedStatement del = sql("DELETE FROM extent WHERE key >= ? AND key < ?");
+                del.setLong(1, first);
+                del.setLong(2, end);
+                del.executeUpdate();
+            }
+            return bytes;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    // --- extended attributes ----------------------------------------------------------
+
+    @Override
+    public byte[] xattr(long ino, String name) {
+        try {
+            PreparedStatement ps = sql("SELECT value FROM xattr WHERE ino = ? AND name = ?");
+            ps.setLong(1, ino);
+            ps.setString(2, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getBytes(1) : null;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void putXattr(long ino, String name, byte[] value) {
+        try {
+            PreparedStatement ps = sql("INSERT OR REPLACE INTO xattr (ino, name, value) VALUES (?, ?, ?)");
+            ps.setLong(1, ino);
+            ps.setString(2, name);
+            ps.setBytes(3, value);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public boolean deleteXattr(long ino, String name) {
+        try {
+            PreparedStatement ps = sql("DELETE FROM xattr WHERE ino = ? AND name = ?");
+            ps.setLong(1, ino);
+            ps.setString(2, name);
+            return ps.executeUpdate() > 0;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public List<String> xattrNames(long ino) {
+        try {
+            PreparedStatement ps = sql("SELECT name FROM xattr WHERE ino = ? ORDER BY name");
+            ps.setLong(1, ino);
+            List<String> names = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    names.add(rs.getString(1));
+                }
+            }
+            return names;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    // --- counters -------------------------------------------------------------------------
+
+    @Override
+    public long usedBytes() {
+        return singleLong("SELECT used_bytes FROM fsinfo WHERE id = 1");
+    }
+
+    @Override
+    public void addUsedBytes(long delta) {
+        if (delta == 0) {
+            return;
+        }
+        try {
+            PreparedStatement ps = sql("UPDATE fsinfo SET used_bytes = used_bytes + ? WHERE id = 1");
+            ps.setLong(1, delta);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (PreparedStatement ps : statements.values()) {
+            try {
+                ps.close();
+            } catch (SQLException ignored) {
+                // closing anyway
+            }
+        }
+        statements.clear();
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+}

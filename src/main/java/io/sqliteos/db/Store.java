@@ -1,0 +1,100 @@
+package io.sqliteos.db;
+
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The one narrow interface through which the file system, transactions and IPC
+ * reach the database. It speaks in rows, not SQL, so that another SQL engine
+ * can stand behind it. A Store is one connection: it is used by one thread at
+ * a time, and every call runs inside the transaction the owner has begun.
+ */
+public interface Store extends AutoCloseable {
+
+    // --- transaction control -------------------------------------------------
+
+    /** Begins a transaction; {@code write} takes the write lock up front. */
+    void begin(boolean write);
+
+    void commit();
+
+    void rollback();
+
+    boolean inTransaction();
+
+    void savepoint(String name);
+
+    void release(String name);
+
+    void rollbackTo(String name);
+
+    // --- inodes ----------------------------------------------------------------
+
+    /** The inode, or null when there is none with that number. */
+    InodeRow inode(long ino);
+
+    /** Inserts the row (its ino is ignored unless positive) and returns the inode number. */
+    long insertInode(InodeRow row);
+
+    void updateInode(InodeRow row);
+
+    /** Deletes the inode with its extents and extended attributes. */
+    void deleteInode(long ino);
+
+    /** Inode numbers whose link count is zero: left by a crash with files open. */
+    List<Long> orphans();
+
+    long inodeCount();
+
+    // --- directory entries ----------------------------------------------------
+
+    /** The inode named {@code name} in {@code parent}, or 0. */
+    long lookup(long parent, String name);
+
+    void insertDirent(long parent, String name, long ino);
+
+    void deleteDirent(long parent, String name);
+
+    /** Points an existing entry at another inode. */
+    void updateDirent(long parent, String name, long ino);
+
+    boolean hasEntries(long dir);
+
+    /** The directory holding {@code ino}, or 0: for directories, which have exactly one entry. */
+    long parentOf(long ino);
+
+    void listDirectory(long dir, Consumer<DirEntryRow> sink);
+
+    // --- file data --------------------------------------------------------------
+
+    /** The stored bytes of one block, or null for a hole. */
+    byte[] block(long ino, long index);
+
+    /** Length of the stored block, or -1 for a hole. */
+    int blockLength(long ino, long index);
+
+    /** Stores the first {@code length} bytes of {@code data} as the block. */
+    void putBlock(long ino, long index, long offset, byte[] data, int length);
+
+    /** Deletes the blocks with index in [from, to) and returns the bytes they held. */
+    long deleteBlocks(long ino, long from, long to);
+
+    // --- extended attributes ------------------------------------------------------
+
+    byte[] xattr(long ino, String name);
+
+    void putXattr(long ino, String name, byte[] value);
+
+    boolean deleteXattr(long ino, String name);
+
+    List<String> xattrNames(long ino);
+
+    // --- counters --------------------------------------------------------------------
+
+    long usedBytes();
+
+    void addUsedBytes(long delta);
+
+    @Override
+    void close();
+}

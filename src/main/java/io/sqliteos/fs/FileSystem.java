@@ -1,0 +1,1012 @@
+package io.sqliteos.fs;
+
+import io.sqliteos.db.InodeRow;
+import io.sqliteos.db.Store;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * POSIX file-system semantics over the database: every rule about names, links,
+ * sizes, times, modes and space lives here. It knows nothing of FUSE; it reads
+ * and writes state only through a {@link StoreRouter}, one atomic unit per
+ * operation.
+ */
+public final class FileSystem {
+
+    public static final long ROOT = 1;
+    public static final int NAME_MAX = 255;
+    public static final int PATH_MAX = 4096;
+    public static final long LINK_MAX = 65000;
+    public static final int XATTR_NAME_MAX = 255;
+    public static final int XATTR_SIZE_MAX = 65536;
+    public static final int XATTR_CREATE = 1;
+    public static final int XATTR_REPLACE = 2;
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final long UTIME_NOW = (1L << 30) - 1;
+    public static final long UTIME_OMIT = (1L << 30) - 2;
+    /** A block index must fit in 32 bits of the extent key. */
+    public static final long MAX_FILE_SIZE = (1L << 32) * BlockLayout.BLOCK_SIZE;
+    /** A rough per-inode charge used to size the inode table reported by statfs. */
+    private static final long BYTES_PER_INODE = 1024;
+    private static final long DAY_NS = 86_400L * 1_000_000_000L;
+
+    private final StoreRouter router;
+    private final long capacityBytes;
+    private final OpenFiles openFiles = new OpenFiles();
+
+    public FileSystem(StoreRouter router, long capacityBytes) {
+        this.router = router;
+        this.capacityBytes = capacityBytes;
+    }
+
+    public long capacityBytes() {
+        return capacityBytes;
+    }
+
+    /**
+     * Creates the root directory of a new file system, owned by the given user,
+     * and frees files that were unlinked while open when the daemon last stopped.
+     */
+    public void initialize(int rootUid, int rootGid) {
+        router.write(Caller.ROOT, s -> {
+            if (s.inode(ROOT) == null) {
+                InodeRow root = newInode(Mode.S_IFDIR | 0755, rootUid, rootGid, now());
+                root.ino = ROOT;
+                root.nlink = 2;
+                s.insertInode(root);
+            }
+            for (long ino : s.orphans()) {
+                free(s, s.inode(ino));
+            }
+            return null;
+        });
+    }
+
+    // --- time ------------------------------------------------------------------
+
+    static long now() {
+        java.time.Instant t = java.time.Instant.now();
+        return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+    }
+
+    private static InodeRow newInode(int mode, int uid, int gid, long now) {
+        InodeRow r = new InodeRow();
+        r.mode = mode;
+        r.uid = uid;
+        r.gid = gid;
+        r.nlink = 1;
+        r.atimeNs = now;
+        r.mtimeNs = now;
+        r.ctimeNs = now;
+        return r;
+    }
+
+    // --- paths -------------------------------------------------------------------
+
+    /** A path split into its parent directory's inode and its last name. */
+    private record Parent(long dir, String name) {}
+
+    private static void checkName(String name) {
+        if (name.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
+            throw new FsException(Errno.ENAMETOOLONG, "name longer than " + NAME_MAX + " bytes");
+        }
+    }
+
+    private static String[] components(String path) {
+        if (path == null) {
+            throw new FsException(Errno.ENOENT, "no path (the file was removed)");
+        }
+        if (path.length() > PATH_MAX) {
+            throw new FsException(Errno.ENAMETOOLONG, "path longer than " + PATH_MAX);
+        }
+        String trimmed = path.startsWith("/") ? path.substring(1) : path;
+        if (trimmed.isEmpty()) {
+            return new String[0];
+        }
+        return trimmed.split("/+");
+    }
+
+    /** Walks from the root; each step needs a directory. */
+    private static long walk(Store s, String[] parts, int count, String path) {
+        long ino = ROOT;
+        for (int i = 0; i < count; i++) {
+            String part = parts[i];
+            checkName(part);
+            InodeRow dir = s.inode(ino);
+            if (dir == null || !Mode.isDirectory(dir.mode)) {
+                throw new FsException(Errno.ENOTDIR, "not a directory on the way to " + path);
+            }
+            long next = s.lookup(ino, part);
+            if (next == 0) {
+                throw new FsException(Errno.ENOENT, "no such file: " + path);
+            }
+            ino = next;
+        }
+        return ino;
+    }
+
+    private static long resolve(Store s, String path) {
+        String[] parts = components(path);
+        return walk(s, parts, parts.length, path);
+    }
+
+    private static InodeRow resolveInode(Store s, String path) {
+        InodeRow r = s.inode(resolve(s, path));
+        if (r == null) {
+            throw new FsException(Errno.ENOENT, "no such file: " + path);
+        }
+        return r;
+    }
+
+    private static Parent parentOf(Store s, String path) {
+        String[] parts = components(path);
+        if (parts.length == 0) {
+            throw new FsException(Errno.EBUSY, "the root has no parent");
+        }
+        long dir = walk(s, parts, parts.length - 1, path);
+        InodeRow d = s.inode(dir);
+        if (d == null || !Mode.isDirectory(d.mode)) {
+            throw new FsException(Errno.ENOTDIR, "parent is not a directory: " + path);
+        }
+        String name = parts[parts.length - 1];
+        checkName(name);
+        return new Parent(dir, name);
+    }
+
+    private static InodeRow existing(Store s, long ino) {
+        InodeRow r = s.inode(ino);
+        if (r == null) {
+            throw new FsException(Errno.ENOENT, "inode " + ino + " is gone");
+        }
+        return r;
+    }
+
+    // --- permissions ------------------------------------------------------------------
+
+    public static final int R_OK = 4;
+    public static final int W_OK = 2;
+    public static final int X_OK = 1;
+
+    /** The classic owner/group/other check (the kernel adds supplementary groups). */
+    static boolean permits(Caller c, InodeRow r, int mask) {
+        if (c.isRoot()) {
+            // root may do anything but execute a file that no one may execute
+            return (mask & X_OK) == 0 || Mode.isDirectory(r.mode) || (r.mode & 0111) != 0;
+        }
+        int bits;
+        if (c.uid() == r.uid) {
+            bits = (r.mode >> 6) & 7;
+        } else if (c.gid() == r.gid) {
+            bits = (r.mode >> 3) & 7;
+        } else {
+            bits = r.mode & 7;
+        }
+        return (bits & mask) == mask;
+    }
+
+    private static void requireOwner(Caller c, InodeRow r, String what) {
+        if (!c.isRoot() && c.uid() != r.uid) {
+            throw new FsException(Errno.EPERM, what + " needs the owner or root");
+        }
+    }
+
+    /** Files and directories made in a set-group-ID directory take its group. */
+    private static InodeRow newChild(Caller c, InodeRow parent, int mode, long now) {
+        boolean inheritGroup = (parent.mode & Mode.S_ISGID) != 0;
+        int gid = inheritGroup ? parent.gid : c.gid();
+        if (Mode.isDirectory(mode) && inheritGroup) {
+            mode |= Mode.S_ISGID;
+        } else if (!Mode.isDirectory(mode) && !c.isRoot() && gid != c.gid()) {
+            mode &= ~Mode.S_ISGID;
+        }
+        return newInode(mode, c.uid(), gid, now);
+    }
+
+    private void chargeInode(Store s) {
+        if (s.inodeCount() >= totalInodes()) {
+            throw new FsException(Errno.ENOSPC, "no inodes left in the budget");
+        }
+    }
+
+    private long totalInodes() {
+        return Math.max(1024, capacityBytes / BYTES_PER_INODE);
+    }
+
+    // --- attributes -----------------------------------------------------------------------
+
+    public FileAttributes getattr(Caller c, String path) {
+        return router.read(c, s -> FileAttributes.of(resolveInode(s, path)));
+    }
+
+    public FileAttributes fgetattr(Caller c, long fh) {
+        long ino = openFiles.get(fh).ino();
+        return router.read(c, s -> FileAttributes.of(existing(s, ino)));
+    }
+
+    public void access(Caller c, String path, int mask) {
+        router.read(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            if (mask != 0 && !permits(c, r, mask)) {
+                throw new FsException(Errno.EACCES, "access " + mask + " denied on " + path);
+            }
+            return null;
+        });
+    }
+
+    public void chmod(Caller c, String path, int mode) {
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            requireOwner(c, r, "chmod");
+            int perms = mode & Mode.PERMISSIONS;
+            if (!c.isRoot() && c.gid() != r.gid) {
+                perms &= ~Mode.S_ISGID; // as the kernel does: no setgid for a group one is not in
+            }
+            r.mode = Mode.type(r.mode) | perms;
+            r.ctimeNs = now();
+            s.updateInode(r);
+            return null;
+        });
+    }
+
+    /** Changes owner and/or group; -1 leaves one as it is. */
+    public void chown(Caller c, String path, long uid, long gid) {
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            boolean newUid = uid != -1 && uid != 0xFFFFFFFFL;
+            boolean newGid = gid != -1 && gid != 0xFFFFFFFFL;
+            if (!c.isRoot()) {
+                if (c.uid() != r.uid || (newUid && (int) uid != r.uid)) {
+                    throw new FsException(Errno.EPERM, "chown needs root, or the owner changing only the group");
+                }
+            }
+            if (newUid) {
+                r.uid = (int) uid;
+            }
+            if (newGid) {
+                r.gid = (int) gid;
+            }
+            if ((newUid || newGid) && !Mode.isDirectory(r.mode)) {
+                // a new owner must not inherit set-ID rights
+                r.mode &= ~Mode.S_ISUID;
+                if ((r.mode & Mode.S_IXGRP) != 0) {
+                    r.mode &= ~Mode.S_ISGID;
+                }
+            }
+            r.ctimeNs = now();
+            s.updateInode(r);
+            return null;
+        });
+    }
+
+    /** Sets access and modification times; each may be {@link #UTIME_NOW} or {@link #UTIME_OMIT}. */
+    public void utimens(Caller c, String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            boolean explicit = (atimeNsec != UTIME_NOW && atimeNsec != UTIME_OMIT)
+                    || (mtimeNsec != UTIME_NOW && mtimeNsec != UTIME_OMIT);
+            if (!c.isRoot() && c.uid() != r.uid) {
+                if (explicit) {
+                    throw new FsException(Errno.EPERM, "setting explicit times needs the owner");
+                }
+                if (!permits(c, r, W_OK)) {
+                    throw new FsException(Errno.EACCES, "setting times to now needs write access");
+                }
+            }
+            if (atimeNsec == UTIME_OMIT && mtimeNsec == UTIME_OMIT) {
+                return null;
+            }
+            long now = now();
+            if (atimeNsec != UTIME_OMIT) {
+                r.atimeNs = atimeNsec == UTIME_NOW ? now : atimeSec * 1_000_000_000L + atimeNsec;
+            }
+            if (mtimeNsec != UTIME_OMIT) {
+                r.mtimeNs = mtimeNsec == UTIME_NOW ? now : mtimeSec * 1_000_000_000L + mtimeNsec;
+            }
+            r.ctimeNs = now;
+            s.updateInode(r);
+            return null;
+        });
+    }
+
+    public FsStats statfs(Caller c) {
+        return router.read(c, s -> {
+            long block = 4096;
+            long total = capacityBytes / block;
+            long free = Math.max(0, (capacityBytes - s.usedBytes()) / block);
+            long inodes = totalInodes();
+            return new FsStats(block, total, free, inodes, Math.max(0, inodes - s.inodeCount()), NAME_MAX);
+        });
+    }
+
+    // --- directories ---------------------------------------------------------------------------
+
+    public void mkdir(Caller c, String path, int mode) {
+        router.write(c, s -> {
+            Parent p = parentOf(s, path);
+            requireAbsent(s, p, path);
+            chargeInode(s);
+            InodeRow parent = existing(s, p.dir());
+            long now = now();
+            InodeRow dir = newChild(c, parent, Mode.S_IFDIR | (mode & Mode.PERMISSIONS), now);
+            dir.nlink = 2;
+            s.insertDirent(p.dir(), p.name(), s.insertInode(dir));
+            parent.nlink++;
+            parent.mtimeNs = now;
+            parent.ctimeNs = now;
+            s.updateInode(parent);
+            return null;
+        });
+    }
+
+    public void rmdir(Caller c, String path) {
+        router.write(c, s -> {
+            Parent p = parentOf(s, path);
+            if (p.name().equals(".")) {
+                throw new FsException(Errno.EINVAL, "cannot remove '.'");
+            }
+            long ino = lookupExisting(s, p, path);
+            InodeRow dir = existing(s, ino);
+            if (!Mode.isDirectory(dir.mode)) {
+                throw new FsException(Errno.ENOTDIR, "not a directory: " + path);
+            }
+            if (s.hasEntries(ino)) {
+                throw new FsException(Errno.ENOTEMPTY, "directory not empty: " + path);
+            }
+            long now = now();
+            s.deleteDirent(p.dir(), p.name());
+            InodeRow parent = existing(s, p.dir());
+            parent.nlink--;
+            parent.mtimeNs = now;
+            parent.ctimeNs = now;
+            s.updateInode(parent);
+            dir.nlink = 0;
+            dropIfUnused(s, dir);
+            return null;
+        });
+    }
+
+    /** Opens a directory: the handle lets a removed directory still be listed and stat'ed. */
+    public long opendir(Caller c, String path) {
+        long ino = router.read(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            if (!Mode.isDirectory(r.mode)) {
+                throw new FsException(Errno.ENOTDIR, "not a directory: " + path);
+            }
+            return r.ino;
+        });
+        return openFiles.open(ino, 0).fh();
+    }
+
+    public void releasedir(Caller c, long fh) {
+        release(c, fh);
+    }
+
+    /** The entries of a directory, "." and ".." first, then by name. */
+    public List<DirEntry> readdir(Caller c, String path, long fh) {
+        return router.read(c, s -> {
+            long ino = fh > 0 ? openFiles.get(fh).ino() : resolve(s, path);
+            InodeRow dir = existing(s, ino);
+            if (!Mode.isDirectory(dir.mode)) {
+                throw new FsException(Errno.ENOTDIR, "not a directory: " + path);
+            }
+            List<DirEntry> out = new ArrayList<>();
+            out.add(new DirEntry(".", ino, dir.mode));
+            long parent = ino == ROOT ? ROOT : s.parentOf(ino);
+            out.add(new DirEntry("..", parent == 0 ? ino : parent, Mode.S_IFDIR));
+            s.listDirectory(ino, e -> out.add(new DirEntry(e.name(), e.ino(), e.mode())));
+            return out;
+        });
+    }
+
+    // --- creating and removing names --------------------------------------------------------------
+
+    private static void requireAbsent(Store s, Parent p, String path) {
+        if (s.lookup(p.dir(), p.name()) != 0 || p.name().equals(".") || p.name().equals("..")) {
+            throw new FsException(Errno.EEXIST, "already exists: " + path);
+        }
+    }
+
+    private static long lookupExisting(Store s, Parent p, String path) {
+        long ino = s.lookup(p.dir(), p.name());
+        if (ino == 0) {
+            throw new FsException(Errno.ENOENT, "no such file: " + path);
+        }
+        return ino;
+    }
+
+    private InodeRow createNode(Store s, Caller c, String path, int mode, long rdev, byte[] target) {
+        Parent p = parentOf(s, path);
+        requireAbsent(s, p, path);
+        chargeInode(s);
+        InodeRow parent = existing(s, p.dir());
+        long now = now();
+        InodeRow node = newChild(c, parent, mode, now);
+        node.rdev = rdev;
+        node.target = target;
+        if (target != null) {
+            node.size = target.length;
+        }
+        s.insertDirent(p.dir(), p.name(), s.insertInode(node));
+        parent.mtimeNs = now;
+        parent.ctimeNs = now;
+        s.updateInode(parent);
+        return node;
+    }
+
+    /** Makes a regular file, FIFO, socket or device node. */
+    public void mknod(Caller c, String path, int mode, long rdev) {
+        int type = Mode.type(mode);
+        if (type == 0) {
+            type = Mode.S_IFREG;
+        }
+        if (type == Mode.S_IFDIR || type == Mode.S_IFLNK) {
+            throw new FsException(Errno.EINVAL, "mknod cannot make directories or symlinks");
+        }
+        int finalMode = type | (mode & Mode.PERMISSIONS);
+        boolean device = type == Mode.S_IFCHR || type == Mode.S_IFBLK;
+        router.write(c, s -> createNode(s, c, path, finalMode, device ? rdev : 0, null));
+    }
+
+    public void symlink(Caller c, String target, String linkPath) {
+        byte[] bytes = target.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length == 0) {
+            throw new FsException(Errno.ENOENT, "empty symlink target");
+        }
+        if (bytes.length >= PATH_MAX) {
+            throw new FsException(Errno.ENAMETOOLONG, "symlink target longer than " + (PATH_MAX - 1));
+        }
+        router.write(c, s -> createNode(s, c, linkPath, Mode.S_IFLNK | 0777, 0, bytes));
+    }
+
+    public byte[] readlink(Caller c, String path) {
+        return router.read(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            if (!Mode.isSymlink(r.mode)) {
+                throw new FsException(Errno.EINVAL, "not a symlink: " + path);
+            }
+            return r.target;
+        });
+    }
+
+    public void link(Caller c, String existingPath, String newPath) {
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, existingPath);
+            if (Mode.isDirectory(r.mode)) {
+                throw new FsException(Errno.EPERM, "hard links to directories are not allowed");
+            }
+            if (r.nlink >= LINK_MAX) {
+                throw new FsException(Errno.EMLINK, "too many links to " + existingPath);
+            }
+            Parent p = parentOf(s, newPath);
+            requireAbsent(s, p, newPath);
+            long now = now();
+            s.insertDirent(p.dir(), p.name(), r.ino);
+            r.nlink++;
+            r.ctimeNs = now;
+            s.updateInode(r);
+            InodeRow parent = existing(s, p.dir());
+            parent.mtimeNs = now;
+            parent.ctimeNs = now;
+            s.updateInode(parent);
+            return null;
+        });
+    }
+
+    public void unlink(Caller c, String path) {
+        router.write(c, s -> {
+            Parent p = parentOf(s, path);
+            long ino = lookupExisting(s, p, path);
+            InodeRow r = existing(s, ino);
+            if (Mode.isDirectory(r.mode)) {
+                throw new FsException(Errno.EISDIR, "is a directory: " + path);
+            }
+            long now = now();
+            s.deleteDirent(p.dir(), p.name());
+            InodeRow parent = existing(s, p.dir());
+            parent.mtimeNs = now;
+            parent.ctimeNs = now;
+            s.updateInode(parent);
+            r.nlink--;
+            r.ctimeNs = now;
+            dropIfUnused(s, r);
+            return null;
+        });
+    }
+
+    /** Writes back an inode that lost a link, or frees it when no name and no open file holds it. */
+    private void dropIfUnused(Store s, InodeRow r) {
+        if (r.nlink <= 0 && !openFiles.isOpen(r.ino)) {
+            free(s, r);
+        } else {
+            s.updateInode(r);
+        }
+    }
+
+    private static void free(Store s, InodeRow r) {
+        s.addUsedBytes(-r.alloc);
+        s.deleteInode(r.ino);
+    }
+
+    public void rename(Caller c, String from, String to) {
+        router.write(c, s -> {
+            Parent src = parentOf(s, from);
+            Parent dst = parentOf(s, to);
+            if (src.name().equals(".") || src.name().equals("..") || dst.name().equals(".") || dst.name().equals("..")) {
+                throw new FsException(Errno.EINVAL, "cannot rename '.' or '..'");
+            }
+            long ino = lookupExisting(s, src, from);
+            long replaced = s.lookup(dst.dir(), dst.name());
+            if (replaced == ino) {
+                return null; // two names of one file: POSIX says do nothing
+            }
+            InodeRow moving = existing(s, ino);
+            boolean isDir = Mode.isDirectory(moving.mode);
+            if (isDir) {
+                for (long up = dst.dir(); up != ROOT && up != 0; up = s.parentOf(up)) {
+                    if (up == ino) {
+                        throw new FsException(Errno.EINVAL, "cannot move a directory into itself: " + to);
+                    }
+                }
+            }
+            long now = now();
+            InodeRow srcDir = existing(s, src.dir());
+            InodeRow dstDir = src.dir() == dst.dir() ? srcDir : existing(s, dst.dir());
+            if (replaced != 0) {
+                InodeRow victim = existing(s, replaced);
+                if (isDir && !Mode.isDirectory(victim.mode)) {
+                    throw new FsException(Errno.ENOTDIR, "cannot replace a non-directory with a directory: " + to);
+                }
+                if (!isDir && Mode.isDirectory(victim.mode)) {
+                    throw new FsException(Errno.EISDIR, "cannot replace a directory with a non-directory: " + to);
+                }
+                if (Mode.isDirectory(victim.mode)) {
+                    if (s.hasEntries(replaced)) {
+                        throw new FsException(Errno.ENOTEMPTY, "directory not empty: " + to);
+                    }
+                    victim.nlink = 0;
+                    dstDir.nlink--;
+                } else {
+                    victim.nlink--;
+                }
+                victim.ctimeNs = now;
+                s.updateDirent(dst.dir(), dst.name(), ino);
+                dropIfUnused(s, victim);
+            } else {
+                s.insertDirent(dst.dir(), dst.name(), ino);
+            }
+            s.deleteDirent(src.dir(), src.name());
+            if (isDir && srcDir != dstDir) {
+                srcDir.nlink--;
+                dstDir.nlink++;
+            }
+            moving.ctimeNs = now;
+            s.updateInode(moving);
+            srcDir.mtimeNs = now;
+            srcDir.ctimeNs = now;
+            s.updateInode(srcDir);
+            if (dstDir != srcDir) {
+                dstDir.mtimeNs = now;
+                dstDir.ctimeNs = now;
+                s.updateInode(dstDir);
+            }
+            return null;
+        });
+    }
+
+    // --- open files -----------------------------------------------------------------------------------
+
+    /** Creates (or, without O_EXCL, opens) a regular file and returns its handle. */
+    public long create(Caller c, String path, int mode, int flags) {
+        long ino = router.write(c, s -> {
+            Parent p = parentOf(s, path);
+            long existingIno = s.lookup(p.dir(), p.name());
+            if (existingIno != 0) {
+                if ((flags & OpenFiles.O_EXCL) != 0) {
+                    throw new FsException(Errno.EEXIST, "already exists: " + path);
+                }
+                InodeRow r = existing(s, existingIno);
+                if (Mode.isDirectory(r.mode)) {
+                    throw new FsException(Errno.EISDIR, "is a directory: " + path);
+                }
+                if ((flags & OpenFiles.O_TRUNC) != 0 && Mode.isRegular(r.mode)) {
+                    truncateInode(s, r, 0);
+                }
+                return existingIno;
+            }
+            return createNode(s, c, path, Mode.S_IFREG | (mode & Mode.PERMISSIONS), 0, null).ino;
+        });
+        return openFiles.open(ino, flags).fh();
+    }
+
+    public long open(Caller c, String path, int flags) {
+        long ino = router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            if (Mode.isDirectory(r.mode) && (flags & OpenFiles.O_ACCMODE) != OpenFiles.O_RDONLY) {
+                throw new FsException(Errno.EISDIR, "cannot open a directory for writing: " + path);
+            }
+            if ((flags & OpenFiles.O_TRUNC) != 0 && (flags & OpenFiles.O_ACCMODE) != OpenFiles.O_RDONLY
+                    && Mode.isRegular(r.mode)) {
+                truncateInode(s, r, 0);
+            }
+            return r.ino;
+        });
+        return openFiles.open(ino, flags).fh();
+    }
+
+    /** Closes a handle; the last close of an unlinked file frees it. */
+    public void release(Caller c, long fh) {
+        OpenFiles.Handle h = openFiles.get(fh);
+        router.write(c, s -> {
+            if (openFiles.close(h)) {
+                InodeRow r = s.inode(h.ino());
+                if (r != null && r.nlink <= 0) {
+                    free(s, r);
+                }
+            }
+            return null;
+        });
+    }
+
+    public int read(Caller c, long fh, byte[] dst, int length, long offset) {
+        OpenFiles.Handle h = openFiles.get(fh);
+        if (offset < 0) {
+            throw new FsException(Errno.EINVAL, "negative offset");
+        }
+        int[] needsAtime = new int[1];
+        int n = router.read(c, s -> {
+            InodeRow r = existing(s, h.ino());
+            if (Mode.isDirectory(r.mode)) {
+                throw new FsException(Errno.EISDIR, "read of a directory");
+            }
+            if (offset >= r.size) {
+                return 0;
+            }
+            int count = (int) Math.min(length, r.size - offset);
+            readRange(s, r.ino, offset, dst, count);
+            long now = now();
+            if (r.atimeNs <= r.mtimeNs || r.atimeNs <= r.ctimeNs || now - r.atimeNs > DAY_NS) {
+                needsAtime[0] = 1;
+            }
+            return count;
+        });
+        if (needsAtime[0] != 0) {
+            touchAtime(c, h.ino());
+        }
+        return n;
+    }
+
+    /** relatime: the first read after a change (or a day later) records the access time. */
+    private void touchAtime(Caller c, long ino) {
+        router.write(c, s -> {
+            InodeRow r = s.inode(ino);
+            if (r != null) {
+                r.atimeNs = now();
+                s.updateInode(r);
+            }
+            return null;
+        });
+    }
+
+    private static void readRange(Store s, long ino, long offset, byte[] dst, int count) {
+        java.util.Arrays.fill(dst, 0, count, (byte) 0);
+        long end = offset + count;
+        for (long index = BlockLayout.index(offset); index <= BlockLayout.index(end - 1); index++) {
+            byte[] data = s.block(ino, index);
+            if (data == null) {
+                continue; // a hole reads as zeros
+            }
+            long blockStart = BlockLayout.start(index);
+            long from = Math.max(offset, blockStart);
+            long to = Math.min(end, blockStart + data.length);
+            if (to > from) {
+                System.arraycopy(data, (int) (from - blockStart), dst, (int) (from - offset), (int) (to - from));
+            }
+        }
+    }
+
+    public int write(Caller c, long fh, byte[] src, int length, long offset) {
+        OpenFiles.Handle h = openFiles.get(fh);
+        if (!h.writable()) {
+            throw new FsException(Errno.EBADF, "file not open for writing");
+        }
+        if (offset < 0) {
+            throw new FsException(Errno.EINVAL, "negative offset");
+        }
+        return router.write(c, s -> {
+            InodeRow r = existing(s, h.ino());
+            long start = h.append() ? r.size : offset;
+            if (start + length > MAX_FILE_SIZE) {
+                throw new FsException(Errno.EFBIG, "file would exceed " + MAX_FILE_SIZE + " bytes");
+            }
+            if (length == 0) {
+                return 0;
+            }
+            long grown = writeRange(s, r.ino, start, src, length);
+            long now = now();
+            r.alloc += grown;
+            r.size = Math.max(r.size, start + length);
+            r.mtimeNs = now;
+            r.ctimeNs = now;
+            if (!c.isRoot()) {
+                dropSetIdBits(r);
+            }
+            s.updateInode(r);
+            return length;
+        });
+    }
+
+    /** A write by anyone but root clears set-user-ID, and set-group-ID where group execute is set. */
+    private static void dropSetIdBits(InodeRow r) {
+        r.mode &= ~Mode.S_ISUID;
+        if ((r.mode & Mode.S_IXGRP) != 0) {
+            r.mode &= ~Mode.S_ISGID;
+        }
+    }
+
+    /** Stores bytes into blocks and returns how many stored bytes were added. */
+    private long writeRange(Store s, long ino, long offset, byte[] src, int length) {
+        long end = offset + length;
+        long grown = 0;
+        long budgetLeft = capacityBytes - s.usedBytes();
+        for (long index = BlockLayout.index(offset); index <= BlockLayout.index(end - 1); index++) {
+            long blockStart = BlockLayout.start(index);
+            int from = (int) (Math.max(offset, blockStart) - blockStart);
+            int to = (int) (Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart);
+            int srcPos = (int) (blockStart + from - offset);
+            byte[] block;
+            int oldLength;
+            int newLength;
+            if (from == 0 && to == BlockLayout.BLOCK_SIZE) {
+                oldLength = Math.max(0, s.blockLength(ino, index));
+                block = java.util.Arrays.copyOfRange(src, srcPos, srcPos + to);
+                newLength = to;
+            } else {
+                byte[] old = s.block(ino, index);
+                oldLength = old == null ? 0 : old.length;
+                newLength = Math.max(oldLength, to);
+                block = old == null ? new byte[newLength] : java.util.Arrays.copyOf(old, newLength);
+                System.arraycopy(src, srcPos, block, from, to - from);
+            }
+            long delta = newLength - oldLength;
+            if (delta > budgetLeft) {
+                throw new FsException(Errno.ENOSPC, "the file system's size budget is full");
+            }
+            budgetLeft -= delta;
+            grown += delta;
+            s.putBlock(ino, index, blockStart, block, newLength);
+        }
+        s.addUsedBytes(grown);
+        return grown;
+    }
+
+    public void fsync(Caller c, long fh) {
+        openFiles.get(fh);
+        // Every operation commits before it returns; a durable database syncs each commit.
+    }
+
+    // --- sizes -------------------------------------------------------------------------------------------
+
+    public void truncate(Caller c, String path, long size) {
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            truncateChecked(c, s, r, size);
+            return null;
+        });
+    }
+
+    public void ftruncate(Caller c, long fh, long size) {
+        OpenFiles.Handle h = openFiles.get(fh);
+        router.write(c, s -> {
+            truncateChecked(c, s, existing(s, h.ino()), size);
+            return null;
+        });
+    }
+
+    private void truncateChecked(Caller c, Store s, InodeRow r, long size) {
+        if (Mode.isDirectory(r.mode)) {
+            throw new FsException(Errno.EISDIR, "cannot truncate a directory");
+        }
+        if (!Mode.isRegular(r.mode)) {
+            throw new FsException(Errno.EINVAL, "can only truncate regular files");
+        }
+        if (size < 0) {
+            throw new FsException(Errno.EINVAL, "negative size");
+        }
+        if (size > MAX_FILE_SIZE) {
+            throw new FsException(Errno.EFBIG, "size above " + MAX_FILE_SIZE);
+        }
+        if (!c.isRoot()) {
+            dropSetIdBits(r);
+        }
+        truncateInode(s, r, size);
+    }
+
+    /** Sets the size; shrinking frees whole blocks past it and zeroes the tail of the last one. */
+    private static void truncateInode(Store s, InodeRow r, long size) {
+        long freed = 0;
+        if (size < r.size) {
+            long keepBlocks = (size + BlockLayout.BLOCK_SIZE - 1) / BlockLayout.BLOCK_SIZE;
+            freed += s.deleteBlocks(r.ino, keepBlocks, 1L << 32);
+            int tail = (int) (size % BlockLayout.BLOCK_SIZE);
+            if (tail != 0) {
+                long index = BlockLayout.index(size);
+                byte[] last = s.block(r.ino, index);
+                if (last != null && last.length > tail) {
+                    s.putBlock(r.ino, index, BlockLayout.start(index), last, tail);
+                    freed += last.length - tail;
+                }
+            }
+        }
+        s.addUsedBytes(-freed);
+        long now = now();
+        r.alloc -= freed;
+        r.size = size;
+        r.mtimeNs = now;
+        r.ctimeNs = now;
+        s.updateInode(r);
+    }
+
+    /** fallocate(2): allocate (mode 0 or KEEP_SIZE) or punch a hole (PUNCH_HOLE|KEEP_SIZE). */
+    public void fallocate(Caller c, long fh, int mode, long offset, long length) {
+        OpenFiles.Handle h = openFiles.get(fh);
+        if (offset < 0 || length <= 0) {
+            throw new FsException(Errno.EINVAL, "bad fallocate range");
+        }
+        if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) != 0) {
+            throw new FsException(Errno.EOPNOTSUPP, "fallocate mode " + mode + " is not supported");
+        }
+        if ((mode & FALLOC_FL_PUNCH_HOLE) != 0 && (mode & FALLOC_FL_KEEP_SIZE) == 0) {
+            throw new FsException(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
+        }
+        if (offset + length > MAX_FILE_SIZE) {
+            throw new FsException(Errno.EFBIG, "range beyond the largest file size");
+        }
+        router.write(c, s -> {
+            InodeRow r = existing(s, h.ino());
+            if (!Mode.isRegular(r.mode)) {
+                throw new FsException(Errno.ENODEV, "fallocate needs a regular file");
+            }
+            long now = now();
+            if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) {
+                r.alloc -= punchHole(s, r.ino, offset, offset + length);
+                r.mtimeNs = now;
+                r.ctimeNs = now;
+            } else {
+                r.alloc += allocate(s, r.ino, offset, offset + length);
+                if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && offset + length > r.size) {
+                    r.size = offset + length;
+                    r.mtimeNs = now;
+                    r.ctimeNs = now;
+                }
+            }
+            s.updateInode(r);
+            return null;
+        });
+    }
+
+    /** Makes every block in [start, end) stored, filling with zeros; returns bytes added. */
+    private long allocate(Store s, long ino, long start, long end) {
+        long grown = 0;
+        long budgetLeft = capacityBytes - s.usedBytes();
+        for (long index = BlockLayout.index(start); index <= BlockLayout.index(end - 1); index++) {
+            long blockStart = BlockLayout.start(index);
+            int need = (int) (Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart);
+            int have = s.blockLength(ino, index);
+            if (have >= need) {
+                continue;
+            }
+            long delta = need - Math.max(have, 0);
+            if (delta > budgetLeft) {
+                throw new FsException(Errno.ENOSPC, "the file system's size budget is full");
+            }
+            budgetLeft -= delta;
+            byte[] old = have > 0 ? s.block(ino, index) : null;
+            byte[] block = old == null ? new byte[need] : java.util.Arrays.copyOf(old, need);
+            s.putBlock(ino, index, blockStart, block, need);
+            grown += delta;
+        }
+        s.addUsedBytes(grown);
+        return grown;
+    }
+
+    /** Zeroes [start, end): whole blocks are dropped, partial ones zeroed; returns bytes freed. */
+    private static long punchHole(Store s, long ino, long start, long end) {
+        long freed = 0;
+        long firstWhole = (start + BlockLayout.BLOCK_SIZE - 1) / BlockLayout.BLOCK_SIZE;
+        long endWhole = end / BlockLayout.BLOCK_SIZE;
+        if (endWhole > firstWhole) {
+            freed += s.deleteBlocks(ino, firstWhole, endWhole);
+        }
+        long first = BlockLayout.index(start);
+        long last = BlockLayout.index(end - 1);
+        for (long index : first == last ? new long[] {first} : new long[] {first, last}) {
+            if (index >= firstWhole && index < endWhole) {
+                continue; // already dropped whole
+            }
+            byte[] data = s.block(ino, index);
+            if (data == null) {
+                continue;
+            }
+            long blockStart = BlockLayout.start(index);
+            int from = (int) Math.max(0, start - blockStart);
+            int to = (int) Math.min(data.length, end - blockStart);
+            if (to > from) {
+                java.util.Arrays.fill(data, from, to, (byte) 0);
+                s.putBlock(ino, index, blockStart, data, data.length);
+            }
+        }
+        s.addUsedBytes(-freed);
+        return freed;
+    }
+
+    // --- extended attributes ---------------------------------------------------------------------------------
+
+    private static void checkXattrName(Caller c, InodeRow r, String name) {
+        if (name.isEmpty() || name.getBytes(StandardCharsets.UTF_8).length > XATTR_NAME_MAX) {
+            throw new FsException(Errno.ERANGE, "bad attribute name length");
+        }
+        if (name.startsWith("user.")) {
+            if (!Mode.isRegular(r.mode) && !Mode.isDirectory(r.mode)) {
+                throw new FsException(Errno.EPERM, "user attributes only on files and directories");
+            }
+        } else if (name.startsWith("trusted.")) {
+            if (!c.isRoot()) {
+                throw new FsException(Errno.EPERM, "trusted attributes need root");
+            }
+        } else if (!name.startsWith("security.")) {
+            // system.* (ACLs and the like) and unknown namespaces
+            throw new FsException(Errno.EOPNOTSUPP, "attribute namespace not supported: " + name);
+        }
+    }
+
+    public void setxattr(Caller c, String path, String name, byte[] value, int flags) {
+        if (value.length > XATTR_SIZE_MAX) {
+            throw new FsException(Errno.E2BIG, "attribute value larger than " + XATTR_SIZE_MAX);
+        }
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            checkXattrName(c, r, name);
+            boolean exists = s.xattr(r.ino, name) != null;
+            if ((flags & XATTR_CREATE) != 0 && exists) {
+                throw new FsException(Errno.EEXIST, "attribute exists: " + name);
+            }
+            if ((flags & XATTR_REPLACE) != 0 && !exists) {
+                throw new FsException(Errno.ENODATA, "no attribute " + name);
+            }
+            s.putXattr(r.ino, name, value);
+            r.ctimeNs = now();
+            s.updateInode(r);
+            return null;
+        });
+    }
+
+    public byte[] getxattr(Caller c, String path, String name) {
+        return router.read(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            byte[] v = s.xattr(r.ino, name);
+            if (v == null) {
+                throw new FsException(Errno.ENODATA, "no attribute " + name);
+            }
+            return v;
+        });
+    }
+
+    public List<String> listxattr(Caller c, String path) {
+        return router.read(c, s -> s.xattrNames(resolveInode(s, path).ino));
+    }
+
+    public void removexattr(Caller c, String path, String name) {
+        router.write(c, s -> {
+            InodeRow r = resolveInode(s, path);
+            checkXattrName(c, r, name);
+            if (!s.deleteXattr(r.ino, name)) {
+                throw new FsException(Errno.ENODATA, "no attribute " + name);
+            }
+            r.ctimeNs = now();
+            s.updateInode(r);
+            return null;
+        });
+    }
+}

@@ -1,0 +1,37 @@
+package io.sqliteos.fuse;
+
+import io.sqliteos.fs.FileSystem;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Mounts a {@link FileSystem} with the FUSE options SQLiteOS relies on. */
+public final class FuseMount {
+
+    /**
+     * Options every mount gets: real inode numbers, kernel permission checks,
+     * removal of open files without hidden renames, and large requests.
+     */
+    static final List<String> BASE_OPTIONS = List.of(
+            "use_ino", "readdir_ino", "default_permissions", "hard_remove", "big_writes",
+            "max_read=131072", "max_write=131072", "attr_timeout=1", "entry_timeout=1", "negative_timeout=0",
+            "fsname=sqliteos", "subtype=sqliteos");
+
+    private FuseMount() {}
+
+    /** The -o list: the base options followed by the user's (which may add allow_other, ro, ...). */
+    public static List<String> options(List<String> userOptions) {
+        List<String> all = new ArrayList<>(BASE_OPTIONS);
+        all.addAll(userOptions);
+        return all;
+    }
+
+    /** Mounts and blocks until the file system is unmounted. */
+    public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug) {
+        SqliteosFuse fuse = new SqliteosFuse(fs);
+        List<String> args = new ArrayList<>();
+        args.add("-o");
+        args.add(String.join(",", options(userOptions)));
+        fuse.mount(mountPoint, true, debug, args.toArray(new String[0]));
+    }
+}

@@ -1,0 +1,435 @@
+package io.sqliteos.fuse;
+
+import io.sqliteos.db.StoreException;
+import io.sqliteos.fs.Caller;
+import io.sqliteos.fs.DirEntry;
+import io.sqliteos.fs.Errno;
+import io.sqliteos.fs.FileAttributes;
+import io.sqliteos.fs.FileSystem;
+import io.sqliteos.fs.FsException;
+import io.sqliteos.fs.FsStats;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.IntSupplier;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import jnr.ffi.Struct;
+import jnr.ffi.types.dev_t;
+import jnr.ffi.types.gid_t;
+import jnr.ffi.types.mode_t;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.uid_t;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ru.serce.jnrfuse.FuseFillDir;
+import ru.serce.jnrfuse.FuseStubFS;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseContext;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.Statvfs;
+import ru.serce.jnrfuse.struct.Timespec;
+
+/**
+ * The jnr-fuse adapter: it turns each kernel request into a {@link FileSystem}
+ * call and each outcome into a return code. No file-system rule lives here.
+ * Every failure becomes a negative errno and a log line; nothing a client sends
+ * can take the daemon down.
+ */
+public final class SqliteosFuse extends FuseStubFS {
+
+    private static final Logger log = LoggerFactory.getLogger(SqliteosFuse.class);
+
+    /** fuse_operations flag bits (a C bit-field): NULL paths for removed-but-open files, and UTIME_NOW/OMIT. */
+    private static final byte FLAG_NULLPATH_OK = 1;
+    private static final byte FLAG_UTIME_OMIT_OK = 1 << 2;
+
+    private final FileSystem fs;
+
+    public SqliteosFuse(FileSystem fs) {
+        this.fs = fs;
+        Struct.getMemory(fuseOperations).putByte(flagsOffset(), (byte) (FLAG_NULLPATH_OK | FLAG_UTIME_OMIT_OK));
+    }
+
+    /** Where the flag bit-field sits in fuse_operations; jnr keeps member offsets non-public. */
+    private long flagsOffset() {
+        try {
+            Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok").get(fuseOperations);
+            java.lang.reflect.Method offset = Class.forName("jnr.ffi.Struct$AbstractMember").getDeclaredMethod("offset");
+            offset.setAccessible(true);
+            return (Long) offset.invoke(member);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot locate fuse_operations flags in this jnr-fuse", e);
+        }
+    }
+
+    private Caller caller() {
+        FuseContext ctx = getContext();
+        return new Caller((int) ctx.uid.get(), (int) ctx.gid.get(), ctx.pid.get());
+    }
+
+    /** Runs one request, mapping every failure to a negative errno and a log line. */
+    private static int run(String op, String path, IntSupplier body) {
+        try {
+            return body.getAsInt();
+        } catch (FsException e) {
+            if (log.isDebugEnabled()) {
+                log.debug("{} {}: {}", op, path, e.getMessage());
+            }
+            return -e.errno().number();
+        } catch (StoreException e) {
+            Errno errno = switch (e.kind()) {
+                case FULL -> Errno.ENOSPC;
+                case BUSY -> Errno.EBUSY;
+                case READ_ONLY -> Errno.EROFS;
+                default -> Errno.EIO;
+            };
+            log.warn("{} {}: database {} error, returning {}: {}", op, path, e.kind(), errno, e.getMessage());
+            return -errno.number();
+        } catch (RuntimeException | Error e) {
+            log.error("{} {}: internal error, returning EIO", op, path, e);
+            return -Errno.EIO.number();
+        }
+    }
+
+    private static void fill(FileStat st, FileAttributes a) {
+        st.st_ino.set(a.ino());
+        st.st_mode.set(a.mode());
+        st.st_nlink.set(a.nlink());
+        st.st_uid.set(a.uid());
+        st.st_gid.set(a.gid());
+        st.st_rdev.set(a.rdev());
+        st.st_size.set(a.size());
+        st.st_blocks.set(a.blocks());
+        st.st_blksize.set(65536);
+        setTime(st.st_atim, a.atimeNs());
+        setTime(st.st_mtim, a.mtimeNs());
+        setTime(st.st_ctim, a.ctimeNs());
+    }
+
+    private static void setTime(Timespec t, long ns) {
+        t.tv_sec.set(Math.floorDiv(ns, 1_000_000_000L));
+        t.tv_nsec.set(Math.floorMod(ns, 1_000_000_000L));
+    }
+
+    private static long fh(FuseFileInfo fi) {
+        return fi == null ? 0 : fi.fh.get();
+    }
+
+    @Override
+    public int getattr(String path, FileStat stat) {
+        return run("getattr", path, () -> {
+            fill(stat, fs.getattr(caller(), path));
+            return 0;
+        });
+    }
+
+    @Override
+    public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
+        return run("fgetattr", path, () -> {
+            long fh = fh(fi);
+            fill(stat, fh != 0 ? fs.fgetattr(caller(), fh) : fs.getattr(caller(), path));
+            return 0;
+        });
+    }
+
+    @Override
+    public int access(String path, int mask) {
+        return run("access", path, () -> {
+            fs.access(caller(), path, mask);
+            return 0;
+        });
+    }
+
+    @Override
+    public int readlink(String path, Pointer buf, @size_t long size) {
+        return run("readlink", path, () -> {
+            byte[] target = fs.readlink(caller(), path);
+            int n = (int) Math.min(target.length, size - 1);
+            buf.put(0, target, 0, n);
+            buf.putByte(n, (byte) 0);
+            return 0;
+        });
+    }
+
+    @Override
+    public int mknod(String path, @mode_t long mode, @dev_t long rdev) {
+        return run("mknod", path, () -> {
+            fs.mknod(caller(), path, (int) mode, rdev);
+            return 0;
+        });
+    }
+
+    @Override
+    public int mkdir(String path, @mode_t long mode) {
+        return run("mkdir", path, () -> {
+            fs.mkdir(caller(), path, (int) mode);
+            return 0;
+        });
+    }
+
+    @Override
+    public int unlink(String path) {
+        return run("unlink", path, () -> {
+            fs.unlink(caller(), path);
+            return 0;
+        });
+    }
+
+    @Override
+    public int rmdir(String path) {
+        return run("rmdir", path, () -> {
+            fs.rmdir(caller(), path);
+            return 0;
+        });
+    }
+
+    @Override
+    public int symlink(String target, String linkPath) {
+        return run("symlink", linkPath, () -> {
+            fs.symlink(caller(), target, linkPath);
+            return 0;
+        });
+    }
+
+    @Override
+    public int rename(String from, String to) {
+        return run("rename", from, () -> {
+            fs.rename(caller(), from, to);
+            return 0;
+        });
+    }
+
+    @Override
+    public int link(String existing, String newPath) {
+        return run("link", newPath, () -> {
+            fs.link(caller(), existing, newPath);
+            return 0;
+        });
+    }
+
+    @Override
+    public int chmod(String path, @mode_t long mode) {
+        return run("chmod", path, () -> {
+            fs.chmod(caller(), path, (int) mode);
+            return 0;
+        });
+    }
+
+    @Override
+    public int chown(String path, @uid_t long uid, @gid_t long gid) {
+        return run("chown", path, () -> {
+            fs.chown(caller(), path, (int) uid, (int) gid);
+            return 0;
+        });
+    }
+
+    @Override
+    public int truncate(String path, @off_t long size) {
+        return run("truncate", path, () -> {
+            fs.truncate(caller(), path, size);
+            return 0;
+        });
+    }
+
+    @Override
+    public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
+        return run("ftruncate", path, () -> {
+            long fh = fh(fi);
+            if (fh != 0) {
+                fs.ftruncate(caller(), fh, size);
+            } else {
+                fs.truncate(caller(), path, size);
+            }
+            return 0;
+        });
+    }
+
+    @Override
+    public int utimens(String path, Timespec[] ts) {
+        return run("utimens", path, () -> {
+            fs.utimens(caller(), path, ts[0].tv_sec.get(), ts[0].tv_nsec.longValue(),
+                    ts[1].tv_sec.get(), ts[1].tv_nsec.longValue());
+            return 0;
+        });
+    }
+
+    @Override
+    public int create(String path, @mode_t long mode, FuseFileInfo fi) {
+        return run("create", path, () -> {
+            fi.fh.set(fs.create(caller(), path, (int) mode, fi.flags.get()));
+            return 0;
+        });
+    }
+
+    @Override
+    public int open(String path, FuseFileInfo fi) {
+        return run("open", path, () -> {
+            fi.fh.set(fs.open(caller(), path, fi.flags.get()));
+            return 0;
+        });
+    }
+
+    @Override
+    public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        return run("read", path, () -> {
+            byte[] data = new byte[(int) size];
+            int n = fs.read(caller(), fh(fi), data, (int) size, offset);
+            buf.put(0, data, 0, n);
+            return n;
+        });
+    }
+
+    @Override
+    public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        return run("write", path, () -> {
+            byte[] data = new byte[(int) size];
+            buf.get(0, data, 0, (int) size);
+            return fs.write(caller(), fh(fi), data, (int) size, offset);
+        });
+    }
+
+    @Override
+    public int flush(String path, FuseFileInfo fi) {
+        return 0;
+    }
+
+    @Override
+    public int release(String path, FuseFileInfo fi) {
+        return run("release", path, () -> {
+            fs.release(caller(), fh(fi));
+            return 0;
+        });
+    }
+
+    @Override
+    public int fsync(String path, int isdatasync, FuseFileInfo fi) {
+        return run("fsync", path, () -> {
+            fs.fsync(caller(), fh(fi));
+            return 0;
+        });
+    }
+
+    @Override
+    public int fallocate(String path, int mode, @off_t long offset, @off_t long length, FuseFileInfo fi) {
+        return run("fallocate", path, () -> {
+            fs.fallocate(caller(), fh(fi), mode, offset, length);
+            return 0;
+        });
+    }
+
+    @Override
+    public int statfs(String path, Statvfs st) {
+        return run("statfs", path, () -> {
+            FsStats s = fs.statfs(caller());
+            st.f_bsize.set(s.blockSize());
+            st.f_frsize.set(s.blockSize());
+            st.f_blocks.set(s.totalBlocks());
+            st.f_bfree.set(s.freeBlocks());
+            st.f_bavail.set(s.freeBlocks());
+            st.f_files.set(s.totalInodes());
+            st.f_ffree.set(s.freeInodes());
+            st.f_favail.set(s.freeInodes());
+            st.f_namemax.set(s.nameMax());
+            return 0;
+        });
+    }
+
+    @Override
+    public int opendir(String path, FuseFileInfo fi) {
+        return run("opendir", path, () -> {
+            fi.fh.set(fs.opendir(caller(), path));
+            return 0;
+        });
+    }
+
+    @Override
+    public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
+        return run("readdir", path, () -> {
+            List<DirEntry> entries = fs.readdir(caller(), path, fh(fi));
+            FileStat st = new FileStat(Runtime.getSystemRuntime());
+            Pointer stMemory = Struct.getMemory(st);
+            for (DirEntry e : entries) {
+                st.st_ino.set(e.ino());
+                st.st_mode.set(e.mode());
+                byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
+                ByteBuffer cName = ByteBuffer.allocate(name.length + 1).put(name).put((byte) 0);
+                cName.flip();
+                // offset 0: libfuse keeps the whole listing, so a large directory is read once
+                if (filler.apply(buf, cName, stMemory, 0) != 0) {
+                    break;
+                }
+            }
+            return 0;
+        });
+    }
+
+    @Override
+    public int releasedir(String path, FuseFileInfo fi) {
+        return run("releasedir", path, () -> {
+            fs.releasedir(caller(), fh(fi));
+            return 0;
+        });
+    }
+
+    @Override
+    public int fsyncdir(String path, FuseFileInfo fi) {
+        return 0;
+    }
+
+    @Override
+    public int setxattr(String path, String name, Pointer value, @size_t long size, int flags) {
+        return run("setxattr", path, () -> {
+            byte[] v = new byte[(int) Math.min(size, FileSystem.XATTR_SIZE_MAX + 1L)];
+            value.get(0, v, 0, v.length);
+            fs.setxattr(caller(), path, name, v, flags);
+            return 0;
+        });
+    }
+
+    @Override
+    public int getxattr(String path, String name, Pointer value, @size_t long size) {
+        return run("getxattr", path, () -> {
+            byte[] v = fs.getxattr(caller(), path, name);
+            return copyOut(v, value, size);
+        });
+    }
+
+    @Override
+    public int listxattr(String path, Pointer list, @size_t long size) {
+        return run("listxattr", path, () -> {
+            ByteBuffer names = ByteBuffer.allocate(65536);
+            for (String n : fs.listxattr(caller(), path)) {
+                byte[] b = n.getBytes(StandardCharsets.UTF_8);
+                if (names.remaining() < b.length + 1) {
+                    throw new FsException(Errno.E2BIG, "attribute list too long");
+                }
+                names.put(b).put((byte) 0);
+            }
+            byte[] out = new byte[names.position()];
+            names.flip().get(out);
+            return copyOut(out, list, size);
+        });
+    }
+
+    /** The xattr size protocol: size 0 asks for the length; too small a buffer is ERANGE. */
+    private static int copyOut(byte[] v, Pointer dst, long size) {
+        if (size == 0) {
+            return v.length;
+        }
+        if (size < v.length) {
+            throw new FsException(Errno.ERANGE, "buffer of " + size + " bytes is too small for " + v.length);
+        }
+        dst.put(0, v, 0, v.length);
+        return v.length;
+    }
+
+    @Override
+    public int removexattr(String path, String name) {
+        return run("removexattr", path, () -> {
+            fs.removexattr(caller(), path, name);
+            return 0;
+        });
+    }
+}
