@@ -35,6 +35,10 @@ public final class FileSystem {
     private final StoreRouter router;
     private final long capacityBytes;
     private final OpenFiles openFiles = new OpenFiles();
+    private final java.util.Map<String, VirtualAttribute> virtualAttributes = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The namespace of control attributes: never stored, never listed. */
+    public static final String VIRTUAL_PREFIX = "user.sqliteos.";
 
     public FileSystem(StoreRouter router, long capacityBytes) {
         this.router = router;
@@ -43,6 +47,22 @@ public final class FileSystem {
 
     public long capacityBytes() {
         return capacityBytes;
+    }
+
+    /** Registers a control attribute, e.g. {@code user.sqliteos.tx}. */
+    public void registerVirtualAttribute(String name, VirtualAttribute attribute) {
+        if (!name.startsWith(VIRTUAL_PREFIX)) {
+            throw new IllegalArgumentException("virtual attributes live under " + VIRTUAL_PREFIX);
+        }
+        virtualAttributes.put(name, attribute);
+    }
+
+    private VirtualAttribute virtualAttribute(String name) {
+        VirtualAttribute a = virtualAttributes.get(name);
+        if (a == null) {
+            throw new FsException(Errno.EOPNOTSUPP, "unknown control attribute " + name);
+        }
+        return a;
     }
 
     /**
@@ -965,6 +985,11 @@ public final class FileSystem {
         if (value.length > XATTR_SIZE_MAX) {
             throw new FsException(Errno.E2BIG, "attribute value larger than " + XATTR_SIZE_MAX);
         }
+        if (name.startsWith(VIRTUAL_PREFIX)) {
+            getattr(c, path); // the path must exist
+            virtualAttribute(name).set(c, path, value);
+            return;
+        }
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
             checkXattrName(c, r, name);
@@ -983,6 +1008,10 @@ public final class FileSystem {
     }
 
     public byte[] getxattr(Caller c, String path, String name) {
+        if (name.startsWith(VIRTUAL_PREFIX)) {
+            getattr(c, path);
+            return virtualAttribute(name).get(c, path);
+        }
         return router.read(c, s -> {
             InodeRow r = resolveInode(s, path);
             byte[] v = s.xattr(r.ino, name);
@@ -998,6 +1027,9 @@ public final class FileSystem {
     }
 
     public void removexattr(Caller c, String path, String name) {
+        if (name.startsWith(VIRTUAL_PREFIX)) {
+            throw new FsException(Errno.EOPNOTSUPP, "control attributes cannot be removed: " + name);
+        }
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
             checkXattrName(c, r, name);
