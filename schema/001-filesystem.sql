@@ -54,3 +54,5 @@ CREATE TABLE fsinfo (
   used_bytes INTEGER NOT NULL,           -- sum of extent bytes, charged against --size
   created_ns INTEGER NOT NULL
 );
+INSERT INTO fsinfo (id, used_bytes, created_ns)
+VALUES (1, 0, CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER));
