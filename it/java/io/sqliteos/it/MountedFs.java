@@ -113,11 +113,30 @@ public final class MountedFs implements AutoCloseable {
         return run(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "bash", "-c", script));
     }
 
+    /** Runs the {@code sqliteos} command (the jar under test) as root, e.g. {@code cli("umount", dir)}. */
+    public static Result cli(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("java", "-jar", jar().toString()));
+        cmd.addAll(List.of(args));
+        return execute(cmd, Path.of("/"));
+    }
+
+    /** Attributes of a path inside the mount, not following a final symlink ({@code unix:*} view). */
+    public java.util.Map<String, Object> stat(String relative) throws IOException {
+        return Files.readAttributes(path(relative), "unix:*", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
     private Result run(List<String> cmd) throws IOException, InterruptedException {
+        return execute(cmd, root);
+    }
+
+    /** Runs a command with a C locale, so tools print the standard error texts the tests look for. */
+    private static Result execute(List<String> cmd, Path dir) throws IOException, InterruptedException {
         Path out = Files.createTempFile("sqliteos-it-out-", ".txt");
         Path err = Files.createTempFile("sqliteos-it-err-", ".txt");
         try {
-            Process p = new ProcessBuilder(cmd).directory(root.toFile())
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
+            pb.environment().put("LC_ALL", "C");
+            Process p = pb
                     .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
             if (!p.waitFor(5, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
@@ -135,6 +154,15 @@ public final class MountedFs implements AutoCloseable {
     public void killDaemon() throws InterruptedException {
         daemon.destroyForcibly();
         daemon.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** Sends SIGTERM to the daemon, as {@code kill} or systemd would, and returns its exit status. */
+    public int terminate() throws InterruptedException {
+        daemon.destroy();
+        if (!daemon.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("the daemon did not exit within 30 s of SIGTERM:\n" + log());
+        }
+        return daemon.exitValue();
     }
 
     /** Unmounts (lazily if busy), stops the daemon and removes the mount point. */
