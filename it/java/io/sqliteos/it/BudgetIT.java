@@ -1,0 +1,58 @@
+package io.sqliteos.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** A full --size budget: writes fail with ENOSPC, earlier data stays intact, freed space is usable again. */
+class BudgetIT {
+
+    static MountedFs fs;
+
+    @BeforeAll
+    static void mount() throws Exception {
+        fs = MountedFs.start("--size", "24M");
+    }
+
+    @AfterAll
+    static void unmount() {
+        fs.close();
+    }
+
+    private long free() throws Exception {
+        return Long.parseLong(fs.sh("df -B1 --output=avail . | tail -1").ok().stdout().trim());
+    }
+
+    @Test
+    void fullBudgetGivesEnospcAndKeepsEarlierData() throws Exception {
+        fs.sh("head -c 4M /dev/urandom > keep").ok();
+        String sum = fs.sh("md5sum keep").ok().stdout();
+        MountedFs.Result dd = fs.sh("dd if=/dev/zero of=fill bs=1M count=64");
+        assertThat(dd.exitCode()).isNotZero();
+        assertThat(dd.stderr()).contains("No space left on device");
+        assertThat(free()).isLessThan(1 << 20);
+        // a write through a new file also fails, and so does fallocate, and nothing half-done remains
+        assertThat(fs.sh("head -c 2M /dev/zero > more").stderr()).contains("No space left on device");
+        assertThat(fs.sh("fallocate -l 8M big").stderr()).contains("No space left on device");
+        assertThat(fs.sh("stat -c %s big").ok().stdout().trim()).isEqualTo("0");
+        // metadata still works when data is full
+        fs.sh("mkdir d && touch d/empty && setfattr -n user.a -v 1 d/empty && mv d/empty d/renamed").ok();
+        assertThat(fs.sh("md5sum keep").ok().stdout()).isEqualTo(sum);
+        fs.sh("rm -f fill more big").ok();
+        assertThat(free()).isGreaterThan(18L << 20);
+        fs.sh("head -c 16M /dev/zero > again").ok();
+        assertThat(fs.sh("stat -c %s again").ok().stdout().trim()).isEqualTo(String.valueOf(16 << 20));
+        assertThat(fs.sh("md5sum keep").ok().stdout()).isEqualTo(sum);
+        fs.sh("rm -f again keep").ok();
+    }
+
+    @Test
+    void sparseFilesAndHolesCostNothing() throws Exception {
+        fs.sh("truncate -s 4T sparse && dd if=/dev/urandom of=sparse bs=4k count=1 seek=1000000 conv=notrunc status=none").ok();
+        assertThat(fs.sh("stat -c %s sparse").ok().stdout().trim()).isEqualTo(String.valueOf(4L << 40));
+        assertThat(free()).isGreaterThan(20L << 20);
+        fs.sh("rm sparse").ok();
+    }
+}

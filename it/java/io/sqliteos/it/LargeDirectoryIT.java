@@ -1,0 +1,66 @@
+package io.sqliteos.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.BitSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** A directory of 100,000 entries lists every name exactly once, by readdir and by ls. */
+class LargeDirectoryIT {
+
+    static final int ENTRIES = Integer.getInteger("sqliteos.it.largeDirEntries", 100_000);
+
+    static MountedFs fs;
+
+    @BeforeAll
+    static void mount() throws Exception {
+        fs = MountedFs.start("--size", "256M");
+    }
+
+    @AfterAll
+    static void unmount() {
+        fs.close();
+    }
+
+    @Test
+    void hundredThousandEntriesListCorrectly() throws Exception {
+        Path dir = fs.path("big");
+        Files.createDirectory(dir);
+        // mknod is the cheapest create (a lookup and one request); two callers keep both cores busy
+        java.util.stream.IntStream.range(0, ENTRIES).parallel().forEach(i -> {
+            int rc = Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0);
+            assertThat(rc).as("mknod %s", name(i)).isZero();
+        });
+        BitSet seen = new BitSet(ENTRIES);
+        try (Stream<Path> s = Files.list(dir)) {
+            s.forEach(p -> {
+                String n = p.getFileName().toString();
+                assertThat(n).startsWith("entry-");
+                int i = Integer.parseInt(n.substring(6));
+                assertThat(seen.get(i)).as("listed twice: %s", n).isFalse();
+                seen.set(i);
+            });
+        }
+        assertThat(seen.cardinality()).isEqualTo(ENTRIES);
+        assertThat(fs.sh("ls -f big | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(ENTRIES + 2));
+        assertThat(fs.sh("ls big | sort -c && ls big | head -1 && ls big | tail -1").ok().stdout())
+                .isEqualTo(name(0) + "\n" + name(ENTRIES - 1) + "\n");
+        assertThat(fs.sh("find big -type f | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(ENTRIES));
+        // lookups by name still hit, removals show in the next listing
+        for (int i = 0; i < ENTRIES; i += 1000) {
+            assertThat(Sys.unlink(dir.resolve(name(i)))).isZero();
+        }
+        assertThat(fs.sh("ls -f big | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(ENTRIES + 2 - ENTRIES / 1000));
+        assertThat(Files.exists(dir.resolve(name(1)))).isTrue();
+        assertThat(Files.exists(dir.resolve(name(1000)))).isFalse();
+    }
+
+    private static String name(int i) {
+        return String.format("entry-%06d", i);
+    }
+}
