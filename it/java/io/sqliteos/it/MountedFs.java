@@ -113,6 +113,23 @@ public final class MountedFs implements AutoCloseable {
         return run(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "bash", "-c", script));
     }
 
+    /**
+     * Starts a bash script in the background with the mount root as working
+     * directory: as root for uid 0, otherwise as that user and group without
+     * supplementary groups. Arguments become $1, $2, ...; stderr joins stdout.
+     */
+    public Process spawn(int uid, int gid, String script, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        if (uid != 0) {
+            cmd.addAll(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups"));
+        }
+        cmd.addAll(List.of("bash", "-c", script, "bash"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile()).redirectErrorStream(true);
+        pb.environment().put("LC_ALL", "C");
+        return pb.start();
+    }
+
     /** Runs the {@code sqliteos} command (the jar under test) as root, e.g. {@code cli("umount", dir)}. */
     public static Result cli(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("java", "-jar", jar().toString()));
