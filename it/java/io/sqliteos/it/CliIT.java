@@ -98,4 +98,60 @@ class CliIT {
             Files.deleteIfExists(log);
         }
     }
+
+    @Test
+    void umountOfABusyMountRefusesWithAHintAndKeepsServing() throws Exception {
+        try (MountedFs fs = MountedFs.start("--size", "16M")) {
+            fs.sh("echo data > f").ok();
+            Process holder = fs.spawn(0, 0, "exec 3<f; echo ready; sleep 60");
+            try {
+                assertThat(new String(holder.getInputStream().readNBytes(6))).isEqualTo("ready\n");
+                MountedFs.Result r = MountedFs.cli("umount", fs.root().toString());
+                assertThat(r.exitCode()).isEqualTo(1);
+                assertThat(r.stderr()).contains("could not unmount").contains("fusermount -u -z");
+                assertThat(fs.isMounted()).isTrue();
+                assertThat(fs.sh("cat f").ok().stdout()).isEqualTo("data\n");
+            } finally {
+                holder.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    @Test
+    void readOnlyMountRefusesChanges() throws Exception {
+        try (MountedFs fs = MountedFs.start("--size", "16M", "-o", "ro")) {
+            for (String change : new String[] {"touch f", "mkdir d", "ln -s a b", "mkfifo p", "setfattr -n user.a -v 1 ."}) {
+                assertThat(fs.sh(change).stderr()).as(change).contains("Read-only file system");
+            }
+            assertThat(fs.sh("ls -A").ok().stdout()).isEmpty();
+        }
+    }
+
+    @Test
+    void aDatabaseFileKeepsTheFileSystemAcrossMounts() throws Exception {
+        Path db = Files.createTempFile("sqliteos-it-", ".db");
+        Files.delete(db);
+        try {
+            String described;
+            try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
+                fs.sh("mkdir -p a/b && head -c 200000 /dev/urandom > a/b/blob && ln -s b/blob a/link && ln a/b/blob a/hard"
+                        + " && setfattr -n user.k -v v a && chmod 1750 a/b && touch -d '2003-03-03 03:03:03.333' a/b/blob").ok();
+                described = fs.sh("find . | sort | xargs stat -c '%n %F %a %h %s %y' && md5sum a/b/blob && getfattr -n user.k a").ok().stdout();
+                assertThat(fs.terminate()).isIn(0, 143);
+            }
+            try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
+                assertThat(fs.sh("find . | sort | xargs stat -c '%n %F %a %h %s %y' && md5sum a/b/blob && getfattr -n user.k a")
+                        .ok().stdout()).isEqualTo(described);
+                fs.sh("rm -r a").ok();
+            }
+            try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
+                assertThat(fs.sh("ls -A").ok().stdout()).isEmpty();
+                assertThat(fs.sh("df -B1 --output=used . | tail -1").ok().stdout().trim()).isEqualTo("0");
+            }
+        } finally {
+            for (String suffix : new String[] {"", "-wal", "-shm"}) {
+                Files.deleteIfExists(Path.of(db + suffix));
+            }
+        }
+    }
 }
