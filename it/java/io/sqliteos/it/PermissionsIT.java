@@ -127,6 +127,15 @@ class PermissionsIT {
         assertThat(root("stat -c %a f")).isEqualTo("755");
         alice("chmod 6755 f && truncate -s 1 f").ok();
         assertThat(root("stat -c %a f")).isEqualTo("755");
+        alice("chmod 6755 f && echo replaced > f").ok(); // open with O_TRUNC
+        assertThat(root("stat -c %a f")).isEqualTo("755");
+        alice("chmod 6755 f && fallocate -l 1M f").ok();
+        assertThat(root("stat -c %a f")).isEqualTo("755");
+        alice("chmod 6755 f && fallocate -p -o 0 -l 4096 f").ok();
+        assertThat(root("stat -c %a f")).isEqualTo("755");
+        // changing an attribute is not a change of contents
+        alice("chmod 6755 f && setfattr -n user.a -v 1 f").ok();
+        assertThat(root("stat -c %a f")).isEqualTo("6755");
         // set-group-ID without group execute is not a privilege: it stays
         alice("chmod 2745 f && echo again >> f").ok();
         assertThat(root("stat -c %a f")).isEqualTo("2745");
