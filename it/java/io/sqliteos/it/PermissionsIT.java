@@ -95,6 +95,17 @@ class PermissionsIT {
         assertThat(r.ok().stdout()).isEqualTo(
                 "640 2001 2001 2 3 2001-02-03 04:05:06.700000000 +0000\nhi\nf\nfifo\n");
         assertThat(root("stat -c '%u %g' d d/sym d/fifo")).isEqualTo("2001 2001\n2001 2001\n2001 2001");
+        // the error cases are the same for a user as for root
+        String tooLong = "n".repeat(256);
+        assertThat(alice("touch d/" + tooLong).stderr()).contains("File name too long");
+        assertThat(alice("mkdir d/" + tooLong).stderr()).contains("File name too long");
+        assertThat(alice("getfattr -n user.none d/f").stderr()).contains("No such attribute");
+        assertThat(alice("rmdir d").stderr()).contains("Directory not empty");
+        assertThat(alice("mkdir d").stderr()).contains("File exists");
+        assertThat(alice("perl -e 'rename(\"d\", \"d/inside\") or die \"$!\\n\"'").stderr()).contains("Invalid argument");
+        assertThat(alice("cat d/missing").stderr()).contains("No such file or directory");
+        assertThat(alice("head -c 100 /dev/zero > d/big && truncate -s 2M d/big && stat -c %s d/big").ok().stdout())
+                .isEqualTo("2097152\n");
         assertThat(alice("rm -r d && ls").ok().stdout()).isEmpty();
     }
 
