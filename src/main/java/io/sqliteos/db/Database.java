@@ -126,11 +126,16 @@ public final class Database implements AutoCloseable {
             return result;
         } finally {
             if (!healthy) {
+                // A failed lookup (ENOENT and the like) is common: keep the connection
+                // when it rolls back cleanly, drop it only when it is broken.
                 try {
                     store.rollback();
+                    healthy = true;
                 } catch (RuntimeException ignored) {
                     // the connection is dropped below
                 }
+            }
+            if (!healthy) {
                 store.close();
             } else if (closed) {
                 store.close();

@@ -52,22 +52,31 @@ final class SqliteStore implements Store {
 
     // --- transaction control ---------------------------------------------------
 
+    /** Runs a cached statement without parameters or results (transaction control). */
+    private void control(String sql) {
+        try {
+            sql(sql).execute();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
     @Override
     public void begin(boolean write) {
-        exec(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+        control(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
         inTransaction = true;
     }
 
     @Override
     public void commit() {
-        exec("COMMIT");
+        control("COMMIT");
         inTransaction = false;
     }
 
     @Override
     public void rollback() {
         try {
-            exec("ROLLBACK");
+            control("ROLLBACK");
         } finally {
             inTransaction = false;
         }
@@ -220,6 +229,11 @@ final class SqliteStore implements Store {
     @Override
     public long inodeCount() {
         return singleLong("SELECT count(*) FROM inode");
+    }
+
+    @Override
+    public long highestInode() {
+        return singleLong("SELECT coalesce(max(ino), 0) FROM inode");
     }
 
     private long singleLong(String query) {
