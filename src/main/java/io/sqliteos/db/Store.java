@@ -46,6 +46,9 @@ public interface Store extends AutoCloseable {
 
     long inodeCount();
 
+    /** The highest inode number in use (0 when there is none): a cheap upper bound of the count. */
+    long highestInode();
+
     // --- directory entries ----------------------------------------------------
 
     /** The inode named {@code name} in {@code parent}, or 0. */

@@ -225,6 +225,11 @@ public final class FileSystem {
     }
 
     private void chargeInode(Store s) {
+        // Inode numbers are distinct and positive, so the count never exceeds the
+        // highest one: the cheap bound spares counting the table on every create.
+        if (s.highestInode() < totalInodes()) {
+            return;
+        }
         if (s.inodeCount() >= totalInodes()) {
             throw new FsException(Errno.ENOSPC, "no inodes left in the budget");
         }
