@@ -2,6 +2,7 @@ package io.sqliteos.cli;
 
 import java.io.File;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,12 +72,30 @@ final class MountCommand implements Callable<Integer> {
         return Math.max(64L << 20, ram / 2);
     }
 
+    /**
+     * JVM options for the daemon: the ones this JVM was given (SQLITEOS_JAVA_OPTS),
+     * plus a small heap and the serial collector unless they chose otherwise. File
+     * data lives in the database, not on the heap, which only holds request buffers
+     * and caches; a default heap (a quarter of the RAM) would just let garbage grow.
+     */
+    static List<String> daemonJvmOptions(List<String> inherited) {
+        List<String> opts = new ArrayList<>(inherited);
+        if (inherited.stream().noneMatch(o -> o.startsWith("-Xmx") || o.startsWith("-XX:MaxHeapSize"))) {
+            opts.add("-Xmx256m");
+        }
+        if (inherited.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
+            opts.add("-XX:+UseSerialGC");
+        }
+        return opts;
+    }
+
     /** Re-runs this command in a detached JVM with --foreground and waits until the mount is live. */
     private int startInBackground(Path dir) throws IOException, InterruptedException {
         Path log = logFile != null ? logFile
                 : Path.of("/tmp", "sqliteos-" + dir.toString().replaceAll("[^A-Za-z0-9._-]", "_") + ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of("setsid", java));
+        cmd.addAll(daemonJvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         cmd.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "--foreground"));
         cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs)));
