@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A seeded random exerciser in the spirit of fsx: thousands of random writes,
- * reads, truncates, fallocates, renames, links and unlinks, applied both to the
+ * reads (also through memory mappings), truncates, fallocates, renames, links and unlinks, applied both to the
  * mount and to an in-memory model, and compared after every step.
  *
  * <p>{@code -Dsqliteos.fsx.seed=N} replays a run (the seed is printed, and named
@@ -89,7 +89,7 @@ class RandomOpsIT {
         }
         checkEverything();
         System.out.println("RandomOpsIT: seed " + SEED + " passed; operations " + counts);
-        assertThat(counts.keySet()).contains("write", "read", "truncate", "fallocate", "punch", "rename", "link", "unlink");
+        assertThat(counts.keySet()).contains("write", "read", "mapwrite", "mapread", "truncate", "fallocate", "punch", "rename", "link", "unlink");
     }
 
     private void log(String what) {
@@ -128,10 +128,14 @@ class RandomOpsIT {
         }
         String name = existingName();
         int r = rnd.nextInt(100);
-        if (r < 25) {
+        if (r < 22) {
             return write(name, rnd.nextInt(8) == 0);
-        } else if (r < 40) {
+        } else if (r < 25) {
+            return mapWrite(name);
+        } else if (r < 37) {
             return read(name);
+        } else if (r < 40) {
+            return mapRead(name);
         } else if (r < 52) {
             return truncate(name);
         } else if (r < 60) {
@@ -208,6 +212,47 @@ class RandomOpsIT {
         } finally {
             Sys.close(fd);
         }
+        return what;
+    }
+
+    /** Writes through a shared memory mapping of part of the file, then msync. */
+    private String mapWrite(String name) throws Exception {
+        Node n = names.get(name);
+        if (n.data.length == 0) {
+            return read(name);
+        }
+        int off = rnd.nextInt(n.data.length);
+        int len = Math.min(n.data.length - off, length());
+        byte[] data = new byte[len];
+        rnd.nextBytes(data);
+        String what = "mapwrite " + name + " at " + off + " len " + len;
+        log(what);
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(real(name),
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.MappedByteBuffer map = ch.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, off, len);
+            map.put(data);
+            map.force();
+        }
+        System.arraycopy(data, 0, n.data, off, len);
+        checkNode(n);
+        return what;
+    }
+
+    /** Reads through a private memory mapping and compares. */
+    private String mapRead(String name) throws Exception {
+        Node n = names.get(name);
+        if (n.data.length == 0) {
+            return read(name);
+        }
+        int off = rnd.nextInt(n.data.length);
+        int len = Math.min(n.data.length - off, length());
+        String what = "mapread " + name + " at " + off + " len " + len;
+        log(what);
+        byte[] got = new byte[len];
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(real(name))) {
+            ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, off, len).get(got);
+        }
+        assertThat(got).isEqualTo(Arrays.copyOfRange(n.data, off, off + len));
         return what;
     }
 
