@@ -306,6 +306,23 @@ class OperationsIT {
         assertThat(used()).isLessThan(usedBefore + data.length);
     }
 
+    @Test
+    void fileReplacedByRenameStaysUsableThroughItsDescriptor() throws Exception {
+        Files.writeString(p("new"), "NEW");
+        Files.writeString(p("old"), "OLD CONTENT");
+        int fd = open(p("old"), O_RDWR, 0);
+        assertThat(rename(p("new"), p("old"))).isZero();
+        assertThat(Files.readString(p("old"))).isEqualTo("NEW");
+        assertThat(new String(pread(fd, 100, 0), StandardCharsets.UTF_8)).isEqualTo("OLD CONTENT");
+        assertThat(pwrite(fd, bytes("old"), 0)).isEqualTo(3);
+        assertThat(new String(pread(fd, 100, 0), StandardCharsets.UTF_8)).isEqualTo("old CONTENT");
+        close(fd);
+        assertThat(Files.readString(p("old"))).isEqualTo("NEW");
+        try (Stream<Path> s = Files.list(dir)) {
+            assertThat(s.map(x -> x.getFileName().toString())).containsExactly("old");
+        }
+    }
+
     private long used() throws Exception {
         return Long.parseLong(fs.sh("df -B1 --output=used . | tail -1").ok().stdout().trim());
     }
