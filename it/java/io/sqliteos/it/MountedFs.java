@@ -130,6 +130,21 @@ public final class MountedFs implements AutoCloseable {
         return pb.start();
     }
 
+    /**
+     * Waits until a condition holds, for effects the kernel delivers after the
+     * system call returns: it sends the release of a closed file to the daemon
+     * asynchronously, so space freed at the last close shows a moment later.
+     */
+    public static void eventually(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.call()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("still not true after 20 s: " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
     /** Runs the {@code sqliteos} command (the jar under test) as root, e.g. {@code cli("umount", dir)}. */
     public static Result cli(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("java", "-jar", jar().toString()));
