@@ -114,12 +114,14 @@ public final class FileSystem {
         }
     }
 
+    /**
+     * The kernel limits the path a process passes to {@link #PATH_MAX}, but the
+     * path FUSE hands us runs from the mount's root, so a valid name deep below
+     * the caller's working directory may be longer: only names are limited here.
+     */
     private static String[] components(String path) {
         if (path == null) {
             throw new FsException(Errno.ENOENT, "no path (the file was removed)");
-        }
-        if (path.length() > PATH_MAX) {
-            throw new FsException(Errno.ENAMETOOLONG, "path longer than " + PATH_MAX);
         }
         String trimmed = path.startsWith("/") ? path.substring(1) : path;
         if (trimmed.isEmpty()) {
@@ -263,9 +265,12 @@ public final class FileSystem {
     public void chmod(Caller c, String path, int mode) {
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
-            requireOwner(c, r, "chmod");
             int perms = mode & Mode.PERMISSIONS;
-            if (!c.isRoot() && c.gid() != r.gid) {
+            boolean dropOnly = onlyDropsSetIdBits(r.mode, perms);
+            if (!dropOnly) {
+                requireOwner(c, r, "chmod");
+            }
+            if (!dropOnly && !c.isRoot() && c.gid() != r.gid) {
                 perms &= ~Mode.S_ISGID; // as the kernel does: no setgid for a group one is not in
             }
             r.mode = Mode.type(r.mode) | perms;
@@ -273,6 +278,19 @@ public final class FileSystem {
             s.updateInode(r);
             return null;
         });
+    }
+
+    /**
+     * Whether a mode change only clears set-user-ID or set-group-ID. The kernel
+     * asks for exactly that, as the writer, when someone other than the owner
+     * writes to or truncates a set-ID file; dropping those rights is always safe.
+     */
+    private static boolean onlyDropsSetIdBits(int oldMode, int newPerms) {
+        int oldPerms = oldMode & Mode.PERMISSIONS;
+        int setId = Mode.S_ISUID | Mode.S_ISGID;
+        return (newPerms & ~setId) == (oldPerms & ~setId)
+                && (newPerms & setId & ~oldPerms) == 0
+                && (oldPerms & setId & ~newPerms) != 0;
     }
 
     /** Changes owner and/or group; -1 leaves one as it is. */
