@@ -1,0 +1,132 @@
+package io.sqliteos.fs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/** The --size budget: statfs, ENOSPC that loses nothing, and fallocate. */
+class SpaceTest extends FsTestBase {
+
+    @Override
+    long capacity() {
+        return 4 * MIB;
+    }
+
+    @Test
+    void statfsReportsTheBudgetAndWhatIsUsed() {
+        FsStats empty = fs.statfs(ROOT);
+        assertThat(empty.blockSize() * empty.totalBlocks()).isEqualTo(4 * MIB);
+        assertThat(empty.freeBlocks()).isEqualTo(empty.totalBlocks());
+        assertThat(empty.nameMax()).isEqualTo(255);
+        writeFile("/f", new byte[(int) MIB]);
+        FsStats used = fs.statfs(ROOT);
+        assertThat(used.freeBlocks()).isEqualTo(empty.totalBlocks() - 256);
+        assertThat(used.freeInodes()).isEqualTo(empty.freeInodes() - 1);
+        fs.unlink(ROOT, "/f");
+        assertThat(fs.statfs(ROOT).freeBlocks()).isEqualTo(empty.totalBlocks());
+    }
+
+    @Test
+    void aWriteBeyondTheBudgetFailsAndChangesNothing() {
+        byte[] first = new byte[(int) (3 * MIB)];
+        Arrays.fill(first, (byte) 1);
+        writeFile("/a", first);
+        FsStats before = fs.statfs(ROOT);
+        long fh = fs.open(ROOT, "/a", O_RDWR);
+        byte[] tooMuch = new byte[(int) (2 * MIB)];
+        Arrays.fill(tooMuch, (byte) 2);
+        // overwrite the tail and extend past the budget in one write
+        assertErrno(Errno.ENOSPC, () -> fs.write(ROOT, fh, tooMuch, tooMuch.length, 2 * MIB + 512 * KIB));
+        fs.release(ROOT, fh);
+        assertThat(stat("/a").size()).isEqualTo(3 * MIB);
+        assertThat(readAll("/a")).isEqualTo(first);
+        assertThat(fs.statfs(ROOT).freeBlocks()).isEqualTo(before.freeBlocks());
+        // a write that fits still works, and freeing space makes room again
+        writeFile("/b", new byte[(int) (512 * KIB)]);
+        fs.unlink(ROOT, "/a");
+        writeFile("/c", tooMuch);
+        assertThat(readAll("/c")).isEqualTo(tooMuch);
+    }
+
+    @Test
+    void sparseFilesAndTruncationCostNothing() {
+        writeFile("/f", new byte[0]);
+        fs.truncate(ROOT, "/f", 2 * TIB);
+        assertThat(fs.statfs(ROOT).freeBlocks()).isEqualTo(fs.statfs(ROOT).totalBlocks());
+        assertThat(stat("/f").blocks()).isZero();
+    }
+
+    @Test
+    void fallocateDefaultModeStoresZerosAndGrowsTheFile() {
+        writeFile("/f", bytes("abc"));
+        long fh = fs.open(ROOT, "/f", O_RDWR);
+        fs.fallocate(ROOT, fh, 0, 1, 200_000);
+        fs.release(ROOT, fh);
+        FileAttributes a = stat("/f");
+        assertThat(a.size()).isEqualTo(200_001);
+        assertThat(a.blocks() * 512).isGreaterThanOrEqualTo(200_001);
+        byte[] expected = new byte[200_001];
+        expected[0] = 'a';
+        expected[1] = 'b';
+        expected[2] = 'c';
+        assertThat(readAll("/f")).isEqualTo(expected);
+    }
+
+    @Test
+    void fallocateKeepSizeReservesWithoutGrowing() {
+        writeFile("/f", bytes("abc"));
+        long fh = fs.open(ROOT, "/f", O_RDWR);
+        long freeBefore = fs.statfs(ROOT).freeBlocks();
+        fs.fallocate(ROOT, fh, FileSystem.FALLOC_FL_KEEP_SIZE, 0, MIB);
+        assertThat(stat("/f").size()).isEqualTo(3);
+        assertThat(fs.statfs(ROOT).freeBlocks()).isLessThan(freeBefore - 200);
+        assertThat(readAll("/f")).isEqualTo(bytes("abc"));
+        fs.release(ROOT, fh);
+    }
+
+    @Test
+    void fallocateBeyondTheBudgetIsEnospcAndChangesNothing() {
+        writeFile("/f", bytes("abc"));
+        long fh = fs.open(ROOT, "/f", O_RDWR);
+        long freeBefore = fs.statfs(ROOT).freeBlocks();
+        assertErrno(Errno.ENOSPC, () -> fs.fallocate(ROOT, fh, 0, 0, 8 * MIB));
+        fs.release(ROOT, fh);
+        assertThat(stat("/f").size()).isEqualTo(3);
+        assertThat(fs.statfs(ROOT).freeBlocks()).isEqualTo(freeBefore);
+    }
+
+    @Test
+    void punchHoleZeroesTheRangeAndFreesWholeBlocks() {
+        int block = BlockLayout.BLOCK_SIZE;
+        byte[] data = new byte[4 * block];
+        Arrays.fill(data, (byte) 7);
+        writeFile("/f", data);
+        long fh = fs.open(ROOT, "/f", O_RDWR);
+        long freeBefore = fs.statfs(ROOT).freeBlocks();
+        int from = block / 2;
+        int to = 3 * block + 10;
+        fs.fallocate(ROOT, fh, FileSystem.FALLOC_FL_PUNCH_HOLE | FileSystem.FALLOC_FL_KEEP_SIZE, from, to - from);
+        Arrays.fill(data, from, to, (byte) 0);
+        assertThat(read(fh, 0, data.length)).isEqualTo(data);
+        assertThat(stat("/f").size()).isEqualTo(4 * block);
+        assertThat(fs.statfs(ROOT).freeBlocks() - freeBefore).as("two whole blocks freed").isEqualTo(2L * block / 4096);
+        assertErrno(Errno.EOPNOTSUPP, () -> fs.fallocate(ROOT, fh, FileSystem.FALLOC_FL_PUNCH_HOLE, 0, 1));
+        assertErrno(Errno.EOPNOTSUPP, () -> fs.fallocate(ROOT, fh, 0x10, 0, 1)); // ZERO_RANGE
+        assertErrno(Errno.EINVAL, () -> fs.fallocate(ROOT, fh, 0, 0, 0));
+        assertErrno(Errno.EINVAL, () -> fs.fallocate(ROOT, fh, 0, -1, 10));
+        fs.release(ROOT, fh);
+    }
+
+    @Test
+    void theInodeBudgetIsEnforced() {
+        long free = fs.statfs(ROOT).freeInodes();
+        for (long i = 0; i < free; i++) {
+            fs.mknod(ROOT, "/n" + i, Mode.S_IFREG | 0644, 0);
+        }
+        assertThat(fs.statfs(ROOT).freeInodes()).isZero();
+        assertErrno(Errno.ENOSPC, () -> fs.mkdir(ROOT, "/more", 0755));
+        fs.unlink(ROOT, "/n0");
+        fs.mkdir(ROOT, "/more", 0755);
+    }
+}
