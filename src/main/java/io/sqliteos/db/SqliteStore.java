@@ -261,6 +261,21 @@ final class SqliteStore implements Store {
     }
 
     @Override
+    public DirEntryRow lookupEntry(long parent, String name) {
+        try {
+            PreparedStatement ps = sql("SELECT d.ino, i.mode FROM dirent d JOIN inode i ON i.ino = d.ino"
+                    + " WHERE d.parent = ? AND d.name = ?");
+            ps.setLong(1, parent);
+            ps.setString(2, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new DirEntryRow(name, rs.getLong(1), rs.getInt(2)) : null;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
     public void insertDirent(long parent, String name, long ino) {
         direntUpdate("INSERT INTO dirent (parent, name, ino) VALUES (?, ?, ?)", parent, name, ino);
     }

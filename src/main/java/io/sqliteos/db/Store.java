@@ -54,6 +54,9 @@ public interface Store extends AutoCloseable {
     /** The inode named {@code name} in {@code parent}, or 0. */
     long lookup(long parent, String name);
 
+    /** The entry named {@code name} in {@code parent} with its inode's mode, or null. */
+    DirEntryRow lookupEntry(long parent, String name);
+
     void insertDirent(long parent, String name, long ino);
 
     void deleteDirent(long parent, String name);

@@ -1,5 +1,6 @@
 package io.sqliteos.fs;
 
+import io.sqliteos.db.DirEntryRow;
 import io.sqliteos.db.InodeRow;
 import io.sqliteos.db.Store;
 import java.nio.charset.StandardCharsets;
@@ -130,28 +131,35 @@ public final class FileSystem {
         return trimmed.split("/+");
     }
 
-    /** Walks from the root; each step needs a directory. */
-    private static long walk(Store s, String[] parts, int count, String path) {
+    /** Where a walk ended: the inode and its type and permission bits. */
+    private record Found(long ino, int mode) {}
+
+    /**
+     * Walks from the root; each step needs a directory. One query per step finds
+     * the entry with its inode's mode, which the next step checks.
+     */
+    private static Found walk(Store s, String[] parts, int count, String path) {
         long ino = ROOT;
+        int mode = Mode.S_IFDIR; // the root is always a directory
         for (int i = 0; i < count; i++) {
             String part = parts[i];
             checkName(part);
-            InodeRow dir = s.inode(ino);
-            if (dir == null || !Mode.isDirectory(dir.mode)) {
+            if (!Mode.isDirectory(mode)) {
                 throw new FsException(Errno.ENOTDIR, "not a directory on the way to " + path);
             }
-            long next = s.lookup(ino, part);
-            if (next == 0) {
+            DirEntryRow next = s.lookupEntry(ino, part);
+            if (next == null) {
                 throw new FsException(Errno.ENOENT, "no such file: " + path);
             }
-            ino = next;
+            ino = next.ino();
+            mode = next.mode();
         }
-        return ino;
+        return new Found(ino, mode);
     }
 
     private static long resolve(Store s, String path) {
         String[] parts = components(path);
-        return walk(s, parts, parts.length, path);
+        return walk(s, parts, parts.length, path).ino();
     }
 
     private static InodeRow resolveInode(Store s, String path) {
@@ -167,14 +175,13 @@ public final class FileSystem {
         if (parts.length == 0) {
             throw new FsException(Errno.EBUSY, "the root has no parent");
         }
-        long dir = walk(s, parts, parts.length - 1, path);
-        InodeRow d = s.inode(dir);
-        if (d == null || !Mode.isDirectory(d.mode)) {
+        Found dir = walk(s, parts, parts.length - 1, path);
+        if (!Mode.isDirectory(dir.mode())) {
             throw new FsException(Errno.ENOTDIR, "parent is not a directory: " + path);
         }
         String name = parts[parts.length - 1];
         checkName(name);
-        return new Parent(dir, name);
+        return new Parent(dir.ino(), name);
     }
 
     private static InodeRow existing(Store s, long ino) {
@@ -560,7 +567,7 @@ public final class FileSystem {
 
     /** Writes back an inode that lost a link, or frees it when no name and no open file holds it. */
     private void dropIfUnused(Store s, InodeRow r) {
-        if (r.nlink <= 0 && !openFiles.isOpen(r.ino)) {
+        if (r.nlink <= 0 && !openFiles.holdUnlinked(r.ino)) {
             free(s, r);
         } else {
             s.updateInode(r);
@@ -681,15 +688,18 @@ public final class FileSystem {
     /** Closes a handle; the last close of an unlinked file frees it. */
     public void release(Caller c, long fh) {
         OpenFiles.Handle h = openFiles.get(fh);
-        router.write(c, s -> {
-            if (openFiles.close(h)) {
+        // Most closes touch no state: only the last close of a file removed while
+        // open has something to free, and the database decides (a rolled-back
+        // unlink leaves a link).
+        if (openFiles.close(h)) {
+            router.write(c, s -> {
                 InodeRow r = s.inode(h.ino());
                 if (r != null && r.nlink <= 0) {
                     free(s, r);
                 }
-            }
-            return null;
-        });
+                return null;
+            });
+        }
     }
 
     public int read(Caller c, long fh, byte[] dst, int length, long offset) {

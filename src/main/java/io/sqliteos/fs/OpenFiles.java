@@ -35,8 +35,10 @@ final class OpenFiles {
     private final AtomicLong nextFh = new AtomicLong(1);
     private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, Integer> opensPerInode = new ConcurrentHashMap<>();
+    /** Inodes without names that open handles keep alive. */
+    private final java.util.Set<Long> unlinkedWhileOpen = ConcurrentHashMap.newKeySet();
 
-    Handle open(long ino, int flags) {
+    synchronized Handle open(long ino, int flags) {
         Handle h = new Handle(nextFh.getAndIncrement(), ino, flags);
         opensPerInode.merge(ino, 1, Integer::sum);
         handles.put(h.fh(), h);
@@ -51,15 +53,28 @@ final class OpenFiles {
         return h;
     }
 
-    /** Closes the handle; returns true when it was the inode's last one. */
-    boolean close(Handle h) {
+    /**
+     * Closes the handle. Returns true when it was the inode's last one and the
+     * inode lost its last name while open: only then must the caller free it.
+     */
+    synchronized boolean close(Handle h) {
         if (handles.remove(h.fh()) == null) {
             return false;
         }
-        return opensPerInode.compute(h.ino(), (k, n) -> n == null || n <= 1 ? null : n - 1) == null;
+        boolean last = opensPerInode.compute(h.ino(), (k, n) -> n == null || n <= 1 ? null : n - 1) == null;
+        return last && unlinkedWhileOpen.remove(h.ino());
     }
 
-    boolean isOpen(long ino) {
-        return opensPerInode.containsKey(ino);
+    /**
+     * Called when an inode has lost its last name. Returns true when a handle
+     * still holds it: then it is remembered, and its last close frees it.
+     * Synchronized with {@link #close} so that no last close slips between.
+     */
+    synchronized boolean holdUnlinked(long ino) {
+        if (!opensPerInode.containsKey(ino)) {
+            return false;
+        }
+        unlinkedWhileOpen.add(ino);
+        return true;
     }
 }
