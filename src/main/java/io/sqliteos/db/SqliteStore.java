@@ -460,6 +460,19 @@ final class SqliteStore implements Store {
     }
 
     @Override
+    public long xattrBytes(long ino) {
+        try {
+            PreparedStatement ps = sql("SELECT coalesce(sum(length(CAST(name AS BLOB)) + length(value)), 0) FROM xattr WHERE ino = ?");
+            ps.setLong(1, ino);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
     public List<String> xattrNames(long ino) {
         try {
             PreparedStatement ps = sql("SELECT name FROM xattr WHERE ino = ? ORDER BY name");

@@ -95,6 +95,9 @@ public interface Store extends AutoCloseable {
 
     List<String> xattrNames(long ino);
 
+    /** Bytes the inode's extended attributes hold, names (UTF-8) and values together. */
+    long xattrBytes(long ino);
+
     // --- counters --------------------------------------------------------------------
 
     long usedBytes();

@@ -575,7 +575,7 @@ public final class FileSystem {
     }
 
     private static void free(Store s, InodeRow r) {
-        s.addUsedBytes(-r.alloc);
+        s.addUsedBytes(-r.alloc - s.xattrBytes(r.ino));
         s.deleteInode(r.ino);
     }
 
@@ -1026,18 +1026,30 @@ public final class FileSystem {
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
             checkXattrName(c, r, name);
-            boolean exists = s.xattr(r.ino, name) != null;
+            byte[] old = s.xattr(r.ino, name);
+            boolean exists = old != null;
             if ((flags & XATTR_CREATE) != 0 && exists) {
                 throw new FsException(Errno.EEXIST, "attribute exists: " + name);
             }
             if ((flags & XATTR_REPLACE) != 0 && !exists) {
                 throw new FsException(Errno.ENODATA, "no attribute " + name);
             }
+            // attributes are stored data too: they are charged to the --size budget
+            long delta = xattrSize(name, value) - (exists ? xattrSize(name, old) : 0);
+            if (delta > capacityBytes - s.usedBytes()) {
+                throw new FsException(Errno.ENOSPC, "the file system's size budget is full");
+            }
             s.putXattr(r.ino, name, value);
+            s.addUsedBytes(delta);
             r.ctimeNs = now();
             s.updateInode(r);
             return null;
         });
+    }
+
+    /** What one attribute costs in the budget, as the store counts it. */
+    private static long xattrSize(String name, byte[] value) {
+        return name.getBytes(StandardCharsets.UTF_8).length + value.length;
     }
 
     public byte[] getxattr(Caller c, String path, String name) {
@@ -1066,9 +1078,11 @@ public final class FileSystem {
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
             checkXattrName(c, r, name);
-            if (!s.deleteXattr(r.ino, name)) {
+            byte[] old = s.xattr(r.ino, name);
+            if (old == null || !s.deleteXattr(r.ino, name)) {
                 throw new FsException(Errno.ENODATA, "no attribute " + name);
             }
+            s.addUsedBytes(-xattrSize(name, old));
             r.ctimeNs = now();
             s.updateInode(r);
             return null;
