@@ -37,8 +37,10 @@ class BudgetIT {
         assertThat(fs.sh("head -c 2M /dev/zero > more").stderr()).contains("No space left on device");
         assertThat(fs.sh("fallocate -l 8M big").stderr()).contains("No space left on device");
         assertThat(fs.sh("stat -c %s big").ok().stdout().trim()).isEqualTo("0");
-        // metadata still works when data is full
-        fs.sh("mkdir d && touch d/empty && setfattr -n user.a -v 1 d/empty && mv d/empty d/renamed").ok();
+        // names and metadata still work when the data budget is full; attribute values are data
+        fs.sh("mkdir d && touch d/empty && mv d/empty d/renamed && chmod 600 d/renamed && ln -s renamed d/link").ok();
+        assertThat(fs.sh("setfattr -n user.a -v " + "x".repeat(200) + " d/renamed").stderr()).contains("No space left on device");
+        assertThat(fs.sh("getfattr -d d/renamed").ok().stdout()).isEmpty();
         assertThat(fs.sh("md5sum keep").ok().stdout()).isEqualTo(sum);
         fs.sh("rm -f fill more big").ok();
         MountedFs.eventually("the removed files' space is free", () -> free() > 18L << 20);
@@ -46,6 +48,24 @@ class BudgetIT {
         assertThat(fs.sh("stat -c %s again").ok().stdout().trim()).isEqualTo(String.valueOf(16 << 20));
         assertThat(fs.sh("md5sum keep").ok().stdout()).isEqualTo(sum);
         fs.sh("rm -f again keep").ok();
+    }
+
+    @Test
+    void extendedAttributesCountAgainstTheBudget() throws Exception {
+        long before = free();
+        fs.sh("echo data > tagged && head -c 65536 /dev/zero | tr '\\0' v > /tmp/sqliteos-it-value-$$"
+                + " && for i in $(seq 1 1000); do setfattr -n user.a$i -v \"$(cat /tmp/sqliteos-it-value-$$)\" tagged"
+                + " 2> /tmp/sqliteos-it-err-$$ || break; done; cat /tmp/sqliteos-it-err-$$ > stored-error;"
+                + " rm -f /tmp/sqliteos-it-value-$$ /tmp/sqliteos-it-err-$$").ok();
+        assertThat(fs.sh("cat stored-error").ok().stdout()).contains("No space left on device");
+        int stored = fs.sh("getfattr -d tagged | grep -c '^user.a'").ok().stdout().trim().transform(Integer::parseInt);
+        assertThat((long) stored * 65_536).isBetween(before - (1 << 20), before);
+        assertThat(free()).isLessThan(1 << 20);
+        assertThat(fs.sh("cat tagged").ok().stdout()).isEqualTo("data\n");
+        fs.sh("setfattr -x user.a1 tagged").ok();
+        assertThat(free()).isGreaterThanOrEqualTo(60_000);
+        fs.sh("rm tagged stored-error").ok();
+        MountedFs.eventually("the attributes' space is free again", () -> free() >= before);
     }
 
     @Test

@@ -50,6 +50,34 @@ class SpaceTest extends FsTestBase {
     }
 
     @Test
+    void extendedAttributesAreChargedToTheBudget() {
+        writeFile("/f", new byte[0]);
+        byte[] value = new byte[FileSystem.XATTR_SIZE_MAX];
+        int stored = 0;
+        while (stored < 1000) {
+            try {
+                fs.setxattr(ROOT, "/f", "user.a" + stored, value, 0);
+                stored++;
+            } catch (FsException e) {
+                assertThat(e.errno()).isEqualTo(Errno.ENOSPC);
+                break;
+            }
+        }
+        // 4 MiB holds 63 values of 64 KiB with their names; the 64th does not fit
+        assertThat(stored).isEqualTo(63);
+        assertThat(fs.listxattr(ROOT, "/f")).hasSize(63);
+        assertThat(fs.statfs(ROOT).freeBlocks()).isLessThan(16);
+        // replacing a value charges only the difference; removing one frees it
+        fs.setxattr(ROOT, "/f", "user.a0", new byte[10], 0);
+        fs.setxattr(ROOT, "/f", "user.a1", value, FileSystem.XATTR_REPLACE);
+        fs.removexattr(ROOT, "/f", "user.a2");
+        assertThat(fs.statfs(ROOT).freeBlocks()).isGreaterThanOrEqualTo(2 * FileSystem.XATTR_SIZE_MAX / 4096 - 1);
+        // and freeing the file frees all of them
+        fs.unlink(ROOT, "/f");
+        assertThat(fs.statfs(ROOT).freeBlocks()).isEqualTo(fs.statfs(ROOT).totalBlocks());
+    }
+
+    @Test
     void sparseFilesAndTruncationCostNothing() {
         writeFile("/f", new byte[0]);
         fs.truncate(ROOT, "/f", 2 * TIB);
