@@ -96,7 +96,9 @@ public final class Database implements AutoCloseable {
             st.execute("PRAGMA synchronous = " + (ephemeralDir != null ? "OFF" : "FULL"));
             st.execute("PRAGMA foreign_keys = OFF");
             st.execute("PRAGMA mmap_size = 17179869184");
-            st.execute("PRAGMA cache_size = -32768");
+            // Reads come through the memory map; the cache mostly holds pages a
+            // writer changes. Every pooled connection has one, so keep it small.
+            st.execute("PRAGMA cache_size = -8192");
             st.execute("PRAGMA temp_store = MEMORY");
         }
         return c;

@@ -489,6 +489,19 @@ final class SqliteStore implements Store {
         }
     }
 
+    @Override
+    public boolean anyXattrNamed(String name) {
+        try {
+            PreparedStatement ps = sql("SELECT 1 FROM xattr WHERE name = ? LIMIT 1");
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
     // --- counters -------------------------------------------------------------------------
 
     @Override

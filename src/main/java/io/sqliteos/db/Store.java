@@ -98,6 +98,9 @@ public interface Store extends AutoCloseable {
     /** Bytes the inode's extended attributes hold, names (UTF-8) and values together. */
     long xattrBytes(long ino);
 
+    /** Whether any inode has an extended attribute of this name. */
+    boolean anyXattrNamed(String name);
+
     // --- counters --------------------------------------------------------------------
 
     long usedBytes();

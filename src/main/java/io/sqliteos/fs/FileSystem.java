@@ -38,6 +38,11 @@ public final class FileSystem {
     private final OpenFiles openFiles = new OpenFiles();
     private final java.util.Map<String, VirtualAttribute> virtualAttributes = new java.util.concurrent.ConcurrentHashMap<>();
 
+    /** File capabilities, which the kernel looks for before each write. */
+    static final String SECURITY_CAPABILITY = "security.capability";
+    /** Whether any file may carry {@link #SECURITY_CAPABILITY}; false spares the lookups. */
+    private volatile boolean capabilitiesStored = true;
+
     /** The namespace of control attributes: never stored, never listed. */
     public static final String VIRTUAL_PREFIX = "user.sqliteos.";
 
@@ -81,6 +86,7 @@ public final class FileSystem {
             for (long ino : s.orphans()) {
                 free(s, s.inode(ino));
             }
+            capabilitiesStored = s.anyXattrNamed(SECURITY_CAPABILITY);
             return null;
         });
     }
@@ -1039,6 +1045,9 @@ public final class FileSystem {
             if (delta > capacityBytes - s.usedBytes()) {
                 throw new FsException(Errno.ENOSPC, "the file system's size budget is full");
             }
+            if (name.equals(SECURITY_CAPABILITY)) {
+                capabilitiesStored = true; // before it can be seen; never reset, so never wrong
+            }
             s.putXattr(r.ino, name, value);
             s.addUsedBytes(delta);
             r.ctimeNs = now();
@@ -1056,6 +1065,12 @@ public final class FileSystem {
         if (name.startsWith(VIRTUAL_PREFIX)) {
             getattr(c, path);
             return virtualAttribute(name).get(c, path);
+        }
+        if (name.equals(SECURITY_CAPABILITY) && !capabilitiesStored) {
+            // The kernel asks this before every write to a file (to drop file
+            // capabilities). The answer is known without a walk while none is stored;
+            // the kernel only asks about paths it has just resolved.
+            throw new FsException(Errno.ENODATA, "no attribute " + name);
         }
         return router.read(c, s -> {
             InodeRow r = resolveInode(s, path);
