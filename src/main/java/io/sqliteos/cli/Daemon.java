@@ -4,6 +4,8 @@ import io.sqliteos.db.Database;
 import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fuse.FuseMount;
 import io.sqliteos.tx.SessionRouter;
+import io.sqliteos.tx.TransactionAttributes;
+import io.sqliteos.tx.TransactionManager;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -55,10 +57,13 @@ final class Daemon {
             }
         }, "sqliteos-shutdown");
         Runtime.getRuntime().addShutdownHook(unmountOnSignal);
+        TransactionManager transactions = new TransactionManager(database, 200);
         try {
             var posix = POSIXFactory.getPOSIX();
-            FileSystem fs = new FileSystem(new SessionRouter(database), sizeBytes);
+            FileSystem fs = new FileSystem(new SessionRouter(database, transactions), sizeBytes);
             fs.initialize(posix.getuid(), posix.getgid());
+            TransactionAttributes.register(fs, transactions);
+            transactions.addListener((id, committed) -> fs.collectOrphans());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
                     FuseMount.options(fuseOptions));
@@ -70,6 +75,7 @@ final class Daemon {
             System.err.println("sqliteos: " + e.getMessage());
             return 1;
         } finally {
+            transactions.close();
             database.close();
             stopped.countDown();
         }

@@ -28,6 +28,32 @@ final class MountPoints {
         return false;
     }
 
+    /** True when {@code path} lies inside a SQLiteOS mount (the innermost mount containing it). */
+    static boolean insideSqliteos(Path path) {
+        String target = path.toAbsolutePath().normalize().toString();
+        String best = null;
+        String bestType = null;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                int dash = java.util.Arrays.asList(f).indexOf("-");
+                if (f.length < 5 || dash < 0 || dash + 1 >= f.length) {
+                    continue;
+                }
+                String mountPoint = unescape(f[4]);
+                boolean contains = target.equals(mountPoint) || mountPoint.equals("/")
+                        || target.startsWith(mountPoint + "/");
+                if (contains && (best == null || mountPoint.length() >= best.length())) {
+                    best = mountPoint;
+                    bestType = f[dash + 1];
+                }
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return "fuse.sqliteos".equals(bestType);
+    }
+
     private static String unescape(String s) {
         return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\");
     }

@@ -677,35 +677,66 @@ public final class FileSystem {
     }
 
     public long open(Caller c, String path, int flags) {
-        long ino = router.write(c, s -> {
+        boolean truncates = (flags & OpenFiles.O_TRUNC) != 0 && (flags & OpenFiles.O_ACCMODE) != OpenFiles.O_RDONLY;
+        java.util.function.Function<Store, Long> opening = s -> {
             InodeRow r = resolveInode(s, path);
             if (Mode.isDirectory(r.mode) && (flags & OpenFiles.O_ACCMODE) != OpenFiles.O_RDONLY) {
                 throw new FsException(Errno.EISDIR, "cannot open a directory for writing: " + path);
             }
-            if ((flags & OpenFiles.O_TRUNC) != 0 && (flags & OpenFiles.O_ACCMODE) != OpenFiles.O_RDONLY
-                    && Mode.isRegular(r.mode)) {
+            if (truncates && Mode.isRegular(r.mode)) {
                 truncateInode(s, r, 0);
             }
             return r.ino;
-        });
+        };
+        // Only O_TRUNC changes anything; a plain open is a read and never waits for a writer.
+        long ino = truncates ? router.write(c, opening) : router.read(c, opening);
         return openFiles.open(ino, flags).fh();
     }
 
     /** Closes a handle; the last close of an unlinked file frees it. */
     public void release(Caller c, long fh) {
         OpenFiles.Handle h = openFiles.get(fh);
-        // Most closes touch no state: only the last close of a file removed while
-        // open has something to free, and the database decides (a rolled-back
-        // unlink leaves a link).
-        if (openFiles.close(h)) {
+        if (!openFiles.close(h)) {
+            return;
+        }
+        // Only an unlinked file needs a write at its last close; a plain close must not wait for a writer.
+        boolean orphan = router.read(c, s -> {
+            InodeRow r = s.inode(h.ino());
+            return r != null && r.nlink <= 0;
+        });
+        if (orphan) {
             router.write(c, s -> {
-                InodeRow r = s.inode(h.ino());
-                if (r != null && r.nlink <= 0) {
-                    free(s, r);
-                }
+                freeIfOrphan(s, h.ino());
                 return null;
             });
         }
+    }
+
+    /** Frees an inode that has neither a name nor an open handle left. */
+    private void freeIfOrphan(Store s, long ino) {
+        InodeRow r = s.inode(ino);
+        if (r != null && r.nlink <= 0 && !openFiles.isOpen(ino)) {
+            free(s, r);
+        }
+    }
+
+    /**
+     * Frees files that lost their last name while open and have since been
+     * closed: needed when the unlink committed later than the close, as in a
+     * transaction.
+     */
+    public void collectOrphans() {
+        router.writeIfFree(Caller.ROOT, s -> {
+            for (long ino : s.orphans()) {
+                freeIfOrphan(s, ino);
+            }
+            return null;
+        });
+    }
+
+    /** True when handles opened now by this caller must bypass the kernel page cache (direct I/O). */
+    public boolean directIo(Caller c) {
+        return router.bypassPageCache(c);
     }
 
     public int read(Caller c, long fh, byte[] dst, int length, long offset) {
@@ -738,7 +769,7 @@ public final class FileSystem {
 
     /** relatime: the first read after a change (or a day later) records the access time. */
     private void touchAtime(Caller c, long ino) {
-        router.write(c, s -> {
+        router.writeIfFree(c, s -> {
             InodeRow r = s.inode(ino);
             if (r != null) {
                 r.atimeNs = now();

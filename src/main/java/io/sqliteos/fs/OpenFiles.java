@@ -77,4 +77,8 @@ final class OpenFiles {
         unlinkedWhileOpen.add(ino);
         return true;
     }
+
+    synchronized boolean isOpen(long ino) {
+        return opensPerInode.containsKey(ino);
+    }
 }

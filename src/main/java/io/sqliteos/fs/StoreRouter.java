@@ -1,6 +1,7 @@
 package io.sqliteos.fs;
 
 import io.sqliteos.db.Store;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -15,4 +16,13 @@ public interface StoreRouter {
 
     /** Runs {@code work} as one atomic change on behalf of the caller. */
     <T> T write(Caller caller, Function<Store, T> work);
+
+    /**
+     * Like {@link #write}, but only if it need not wait for another session's
+     * write lock: for housekeeping (access times) that must never block a reader.
+     */
+    <T> Optional<T> writeIfFree(Caller caller, Function<Store, T> work);
+
+    /** True when files opened by this caller must bypass the kernel's shared page cache. */
+    boolean bypassPageCache(Caller caller);
 }

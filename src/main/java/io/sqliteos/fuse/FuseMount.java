@@ -13,11 +13,13 @@ public final class FuseMount {
      * removal of open files without hidden renames, and large requests.
      * Attributes are not cached: the kernel knows each name of a hard link as
      * its own inode, so a cached size, link count or time under one name would
-     * go stale when the file changes through another.
+     * go stale when the file changes through another. Names are not cached
+     * either, so that a name created or removed inside another process's open
+     * transaction is never seen through the kernel's dentry cache.
      */
     static final List<String> BASE_OPTIONS = List.of(
             "use_ino", "readdir_ino", "default_permissions", "hard_remove", "big_writes",
-            "max_read=131072", "max_write=131072", "attr_timeout=0", "entry_timeout=1", "negative_timeout=0",
+            "max_read=131072", "max_write=131072", "attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
             "fsname=sqliteos", "subtype=sqliteos");
 
     private FuseMount() {}

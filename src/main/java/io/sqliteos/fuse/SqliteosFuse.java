@@ -45,6 +45,10 @@ public final class SqliteosFuse extends FuseStubFS {
     private static final byte FLAG_NULLPATH_OK = 1;
     private static final byte FLAG_UTIME_OMIT_OK = 1 << 2;
 
+    /** fuse_file_info's bit-field byte holding direct_io (bit 0) and keep_cache (bit 1). */
+    private static final long DIRECT_IO_OFFSET = memberOffset(FuseFileInfo.class, "direct_io");
+    private static final byte DIRECT_IO_BIT = 1;
+
     private final FileSystem fs;
 
     public SqliteosFuse(FileSystem fs) {
@@ -52,15 +56,35 @@ public final class SqliteosFuse extends FuseStubFS {
         Struct.getMemory(fuseOperations).putByte(flagsOffset(), (byte) (FLAG_NULLPATH_OK | FLAG_UTIME_OMIT_OK));
     }
 
-    /** Where the flag bit-field sits in fuse_operations; jnr keeps member offsets non-public. */
+    /** Where the flag bit-field sits in fuse_operations. */
     private long flagsOffset() {
+        return memberOffset(ru.serce.jnrfuse.struct.FuseOperations.class, "flag_nullpath_ok");
+    }
+
+    /** The byte offset of a jnr struct member, which jnr keeps non-public; measured on a scratch instance. */
+    private static long memberOffset(Class<? extends Struct> type, String field) {
         try {
-            Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok").get(fuseOperations);
+            var constructor = type.getDeclaredConstructor(Runtime.class);
+            constructor.setAccessible(true);
+            Struct scratch = constructor.newInstance(Runtime.getSystemRuntime());
+            Object member = type.getField(field).get(scratch);
             java.lang.reflect.Method offset = Class.forName("jnr.ffi.Struct$AbstractMember").getDeclaredMethod("offset");
             offset.setAccessible(true);
             return (Long) offset.invoke(member);
         } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot locate fuse_operations flags in this jnr-fuse", e);
+            throw new IllegalStateException("cannot locate " + type.getSimpleName() + "." + field + " in this jnr-fuse", e);
+        }
+    }
+
+    /**
+     * While transactions are open, new handles use direct I/O: the kernel's page
+     * cache is shared by every process, so uncommitted bytes must never enter it.
+     */
+    private void applyCachePolicy(Caller c, FuseFileInfo fi) {
+        if (fs.directIo(c)) {
+            Pointer info = Struct.getMemory(fi);
+            long at = DIRECT_IO_OFFSET;
+            info.putByte(at, (byte) (info.getByte(at) | DIRECT_IO_BIT));
         }
     }
 
@@ -258,7 +282,9 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int create(String path, @mode_t long mode, FuseFileInfo fi) {
         return run("create", path, () -> {
-            fi.fh.set(fs.create(caller(), path, (int) mode, fi.flags.get()));
+            Caller c = caller();
+            fi.fh.set(fs.create(c, path, (int) mode, fi.flags.get()));
+            applyCachePolicy(c, fi);
             return 0;
         });
     }
@@ -266,7 +292,9 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int open(String path, FuseFileInfo fi) {
         return run("open", path, () -> {
-            fi.fh.set(fs.open(caller(), path, fi.flags.get()));
+            Caller c = caller();
+            fi.fh.set(fs.open(c, path, fi.flags.get()));
+            applyCachePolicy(c, fi);
             return 0;
         });
     }
