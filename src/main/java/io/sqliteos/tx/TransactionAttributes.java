@@ -20,13 +20,21 @@ import java.util.Locale;
  */
 public final class TransactionAttributes {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TransactionAttributes.class);
+
     private TransactionAttributes() {}
 
     public static void register(FileSystem fs, TransactionManager tm) {
         fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "tx", new VirtualAttribute() {
             @Override
             public void set(Caller c, String path, byte[] value) {
-                control(tm, c, text(value));
+                String command = text(value);
+                try {
+                    control(tm, c, command);
+                } catch (FsException e) {
+                    log.info("transaction control '{}' by thread {} refused: {}", command, c.pid(), e.getMessage());
+                    throw e;
+                }
             }
 
             @Override
@@ -46,10 +54,16 @@ public final class TransactionAttributes {
             @Override
             public void set(Caller c, String path, byte[] value) {
                 String name = text(value);
-                switch (verb) {
-                    case SAVEPOINT -> tm.savepoint(c, name);
-                    case RELEASE -> tm.release(c, name);
-                    case ROLLBACK_TO -> tm.rollbackTo(c, name);
+                try {
+                    switch (verb) {
+                        case SAVEPOINT -> tm.savepoint(c, name);
+                        case RELEASE -> tm.release(c, name);
+                        case ROLLBACK_TO -> tm.rollbackTo(c, name);
+                    }
+                } catch (FsException e) {
+                    log.info("{} '{}' by thread {} refused: {}", verb.name().toLowerCase(Locale.ROOT), name, c.pid(),
+                            e.getMessage());
+                    throw e;
                 }
             }
 

@@ -288,6 +288,7 @@ public final class TransactionManager implements AutoCloseable {
                 return work.apply(tx.store);
             }
             if (!tx.write) {
+                log.info("transaction {} is read-only: a change was refused", tx.id);
                 throw new FsException(Errno.EROFS, "transaction " + tx.id + " is read-only");
             }
             tx.store.savepoint(OPERATION_SAVEPOINT);

@@ -1,0 +1,279 @@
+package io.sqliteos.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The transaction contract through the mount. This test's own thread is the
+ * owner of thread-scope transactions (its system calls reach the daemon with its
+ * thread id); other processes and other threads of this JVM are outsiders.
+ */
+class TransactionsIT {
+
+    static final String TX = "user.sqliteos.tx";
+    static final int EBUSY = 16;
+    static final int EEXIST = 17;
+    static final int EINVAL = 22;
+    static final int EROFS = 30;
+
+    static MountedFs fs;
+
+    @BeforeAll
+    static void mount() throws Exception {
+        fs = MountedFs.start("--size", "256M", "--busy-timeout", "1000");
+    }
+
+    @AfterAll
+    static void unmount() {
+        fs.close();
+    }
+
+    @BeforeEach
+    void cleanTree() throws Exception {
+        fs.sh("rm -rf ./* && mkdir work").ok();
+    }
+
+    @AfterEach
+    void noTransactionLeftOpen() {
+        if (!state().equals("none")) {
+            control("rollback");
+        }
+    }
+
+    static int control(String verb) {
+        return Sys.setxattr(fs.root(), TX, verb.getBytes(StandardCharsets.UTF_8), 0);
+    }
+
+    static int attr(String name, String value) {
+        return Sys.setxattr(fs.root(), "user.sqliteos." + name, value.getBytes(StandardCharsets.UTF_8), 0);
+    }
+
+    static String state() {
+        int[] errno = new int[1];
+        byte[] v = Sys.getxattr(fs.root(), TX, errno);
+        return v == null ? "errno " + errno[0] : new String(v, StandardCharsets.UTF_8);
+    }
+
+    /** The whole tree as an outside process sees it: names, types, modes, sizes, links, contents, xattrs. */
+    static String outsideView() throws Exception {
+        return fs.sh("find work -printf '%p %y %m %s %n %l\\n' | sort; "
+                + "find work -type f | sort | xargs -r md5sum; "
+                + "getfattr -R -d work 2>/dev/null").ok().stdout();
+    }
+
+    static void write(String relative, String text) throws Exception {
+        Files.writeString(fs.path(relative), text);
+    }
+
+    @Test
+    void rollbackUndoesEveryKindOfChangeAndOutsidersNeverSeeThem() throws Exception {
+        write("work/keep", "kept\n");
+        write("work/victim", "victim\n");
+        write("work/source", "source\n");
+        write("work/target", "target\n");
+        Files.createDirectory(fs.path("work/empty"));
+        Sys.setxattr(fs.path("work/keep"), "user.colour", "blue".getBytes(), 0);
+        String before = outsideView();
+
+        int fd = Sys.open(fs.path("work/victim"), Sys.O_RDONLY, 0);
+        assertThat(control("begin")).isZero();
+        assertThat(state()).startsWith("id=").contains("mode=write", "scope=thread");
+        write("work/keep", "changed inside\n");
+        write("work/created", "new\n");
+        assertThat(Sys.unlink(fs.path("work/victim"))).isZero();
+        Files.createDirectory(fs.path("work/newdir"));
+        assertThat(Sys.rmdir(fs.path("work/empty"))).isZero();
+        assertThat(Sys.rename(fs.path("work/source"), fs.path("work/target"))).isZero();
+        assertThat(Sys.link(fs.path("work/keep"), fs.path("work/hardlink"))).isZero();
+        assertThat(Sys.symlink("keep", fs.path("work/symlink"))).isZero();
+        Files.setPosixFilePermissions(fs.path("work/keep"), PosixFilePermissions.fromString("rw-------"));
+        Files.setLastModifiedTime(fs.path("work/keep"), FileTime.fromMillis(1_000_000));
+        Sys.setxattr(fs.path("work/keep"), "user.colour", "red".getBytes(), 0);
+        Sys.truncate(fs.path("work/target"), 3);
+
+        // inside: the owner sees its own changes
+        assertThat(Files.readString(fs.path("work/keep"))).isEqualTo("changed inside\n");
+        assertThat(Files.exists(fs.path("work/victim"))).isFalse();
+        assertThat(Files.readString(fs.path("work/target"))).isEqualTo("sou");
+        // outside: nothing has happened
+        assertThat(outsideView()).isEqualTo(before);
+
+        assertThat(control("rollback")).isZero();
+        assertThat(state()).isEqualTo("none");
+        assertThat(outsideView()).isEqualTo(before);
+        // the descriptor opened before the unlink still reads the file, which is back under its name
+        assertThat(new String(Sys.pread(fd, 100, 0), StandardCharsets.UTF_8)).isEqualTo("victim\n");
+        Sys.close(fd);
+        assertThat(Files.readString(fs.path("work/victim"))).isEqualTo("victim\n");
+    }
+
+    @Test
+    void commitPublishesAllChangesTogether() throws Exception {
+        write("work/a", "old a\n");
+        assertThat(control("begin")).isZero();
+        write("work/a", "new a\n");
+        write("work/b", "b\n");
+        Files.createDirectories(fs.path("work/d/e"));
+        assertThat(fs.sh("ls work").ok().stdout()).isEqualTo("a\n");
+        assertThat(control("commit")).isZero();
+        assertThat(fs.sh("cat work/a work/b; ls work/d").ok().stdout()).isEqualTo("new a\nb\ne\n");
+        assertThat(fs.sh("getfattr -d -m - work/a").ok().stdout()).doesNotContain("sqliteos");
+    }
+
+    @Test
+    void aReaderWithTheFileCachedBeforeTheTransactionNeverReadsUncommittedBytes() throws Exception {
+        write("work/shared", "committed\n");
+        // another thread of this process is not the owner: it opens and caches the file first
+        FileChannel reader = FileChannel.open(fs.path("work/shared"), StandardOpenOption.READ);
+        assertThat(readAll(reader)).isEqualTo("committed\n");
+
+        assertThat(control("begin")).isZero();
+        try (FileChannel w = FileChannel.open(fs.path("work/shared"), StandardOpenOption.WRITE)) {
+            w.write(ByteBuffer.wrap("UNCOMMITTED and longer than before\n".getBytes()), 0);
+        }
+        String seenByThread = CompletableFuture.supplyAsync(() -> readAll(reader)).get(10, TimeUnit.SECONDS);
+        assertThat(seenByThread).isEqualTo("committed\n");
+        assertThat(fs.sh("cat work/shared; stat -c %s work/shared").ok().stdout()).isEqualTo("committed\n10\n");
+        assertThat(control("commit")).isZero();
+
+        assertThat(CompletableFuture.supplyAsync(() -> readAll(reader)).get(10, TimeUnit.SECONDS))
+                .isEqualTo("UNCOMMITTED and longer than before\n");
+        reader.close();
+    }
+
+    private static String readAll(FileChannel ch) {
+        try {
+            ByteBuffer buf = ByteBuffer.allocate(4096);
+            ch.read(buf, 0);
+            return new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void nestedSavepointsRollBackAndReleaseInOrder() throws Exception {
+        assertThat(control("begin")).isZero();
+        write("work/one", "1");
+        assertThat(attr("savepoint", "first")).isZero();
+        write("work/two", "2");
+        assertThat(attr("savepoint", "second")).isZero();
+        write("work/three", "3");
+        assertThat(attr("rollback-to", "second")).isZero();
+        assertThat(Files.exists(fs.path("work/three"))).isFalse();
+        assertThat(Files.exists(fs.path("work/two"))).isTrue();
+        write("work/four", "4");
+        assertThat(attr("rollback-to", "first")).isZero();
+        assertThat(Files.exists(fs.path("work/two"))).isFalse();
+        assertThat(Files.exists(fs.path("work/four"))).isFalse();
+        write("work/five", "5");
+        assertThat(attr("release", "first")).isZero();
+        assertThat(attr("release", "first")).isEqualTo(-Sys.ENOENT); // released means gone
+        assertThat(control("commit")).isZero();
+        assertThat(fs.sh("ls work").ok().stdout()).isEqualTo("five\none\n");
+    }
+
+    @Test
+    void misuseGetsDocumentedErrnos() throws Exception {
+        assertThat(control("commit")).isEqualTo(-Sys.ENOENT);
+        assertThat(control("rollback")).isEqualTo(-Sys.ENOENT);
+        assertThat(control("launch")).isEqualTo(-EINVAL);
+        assertThat(control("begin galaxy")).isEqualTo(-EINVAL);
+        assertThat(attr("savepoint", "x")).isEqualTo(-Sys.ENOENT);
+        assertThat(control("begin")).isZero();
+        assertThat(control("begin")).isEqualTo(-EEXIST);
+        assertThat(attr("savepoint", "1 bad name")).isEqualTo(-EINVAL);
+        assertThat(attr("release", "never_made")).isEqualTo(-Sys.ENOENT);
+        assertThat(control("rollback")).isZero();
+
+        assertThat(control("begin-read")).isZero();
+        assertThat(state()).contains("mode=read");
+        assertThat(Sys.open(fs.path("work/nope"), Sys.O_CREAT | Sys.O_WRONLY, 0644)).isEqualTo(-EROFS);
+        assertThat(Sys.mkdir(fs.path("work/nodir"), 0755)).isEqualTo(-EROFS);
+        assertThat(control("commit")).isZero();
+        assertThat(Files.exists(fs.path("work/nope"))).isFalse();
+
+        // the control names are never stored or listed
+        assertThat(Sys.listxattr(fs.root())).noneMatch(n -> n.startsWith("user.sqliteos."));
+        assertThat(fs.log()).contains("unknown transaction verb 'launch'").contains("transaction").contains("read-only");
+    }
+
+    @Test
+    void writersOutsideWaitBoundedThenGetEbusyWhileReadersGoOn() throws Exception {
+        write("work/contended", "before\n");
+        write("work/other", "other\n");
+        assertThat(control("begin")).isZero();
+        write("work/contended", "owner\n");
+
+        MountedFs.Result same = fs.sh("echo outsider > work/contended");
+        assertThat(same.exitCode()).isNotZero();
+        assertThat(same.stderr()).contains("Device or resource busy");
+        MountedFs.Result different = fs.sh("echo outsider > work/other");
+        assertThat(different.exitCode()).isNotZero();
+        assertThat(different.stderr()).contains("Device or resource busy");
+        // readers are not blocked, and see the last committed state
+        assertThat(fs.sh("cat work/contended work/other; ls work").ok().stdout())
+                .isEqualTo("before\nother\ncontended\nother\n");
+        assertThat(control("commit")).isZero();
+
+        fs.sh("echo outsider > work/other").ok();
+        assertThat(fs.sh("cat work/contended work/other").ok().stdout()).isEqualTo("owner\noutsider\n");
+    }
+
+    @Test
+    void processTreeCommitsOrVanishesTogether() throws Exception {
+        MountedFs.Result ok = fs.sh("java -jar " + MountedFs.jar() + " tx -- sh -c "
+                + "'echo parent > work/p; (echo child > work/c) & sh -c \"mkdir work/grand; echo g > work/grand/g\"; wait'");
+        assertThat(ok.exitCode()).isZero();
+        assertThat(ok.stderr()).contains("committed");
+        assertThat(fs.sh("cat work/p work/c work/grand/g").ok().stdout()).isEqualTo("parent\nchild\ng\n");
+
+        MountedFs.Result failed = fs.sh("java -jar " + MountedFs.jar() + " tx -- sh -c "
+                + "'echo changed > work/p; rm work/c; (echo child2 > work/c2) & wait; exit 3'");
+        assertThat(failed.exitCode()).isEqualTo(3);
+        assertThat(failed.stderr()).contains("rolled back (exit status 3)");
+        assertThat(fs.sh("cat work/p work/c; ls work").ok().stdout()).isEqualTo("parent\nchild\nc\ngrand\np\n");
+    }
+
+    @Test
+    void aKilledOwnerIsRolledBackAndReleasesTheLock() throws Exception {
+        Process owner = fs.spawn(0, 0, "exec java -jar " + MountedFs.jar()
+                + " tx -- sh -c 'echo doomed > work/doomed; mkdir work/doomed-dir; echo ready; sleep 120'");
+        try {
+            java.io.BufferedReader out = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(owner.getInputStream(), StandardCharsets.UTF_8));
+            String first = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (java.io.IOException e) {
+                    return "read failed: " + e;
+                }
+            }).get(60, TimeUnit.SECONDS);
+            assertThat(first).isEqualTo("ready");
+            assertThat(fs.sh("ls work").ok().stdout()).isEmpty();
+            owner.destroyForcibly(); // kill -9 of the transaction's owner
+        } finally {
+            owner.descendants().forEach(ProcessHandle::destroyForcibly);
+            owner.destroyForcibly();
+        }
+        MountedFs.eventually("an outside writer gets the lock back",
+                () -> fs.sh("echo free > work/after").exitCode() == 0);
+        assertThat(fs.sh("ls work").ok().stdout()).isEqualTo("after\n");
+        assertThat(fs.log()).contains("is gone; rolling back");
+    }
+}
