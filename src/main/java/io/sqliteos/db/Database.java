@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
 public final class Database implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Database.class);
+    /** Log pages after which a committing writer checkpoints itself: 64 MiB of 4 KiB pages. */
+    private static final int BACKSTOP_CHECKPOINT_PAGES = 16384;
 
     private final Path file;
     private final Path ephemeralDir;
@@ -38,6 +40,7 @@ public final class Database implements AutoCloseable {
     private final ReentrantLock writeLock = new ReentrantLock();
     private final SqliteStore writer;
     private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
+    private final Checkpointer checkpointer;
     private volatile boolean closed;
 
     private Database(Path file, Path ephemeralDir, long busyTimeoutMs) throws SQLException {
@@ -50,6 +53,7 @@ public final class Database implements AutoCloseable {
         }
         SchemaMigrator.migrate(first);
         this.writer = new SqliteStore(first);
+        this.checkpointer = new Checkpointer(connect());
     }
 
     /** Opens (creating if needed) a durable database in {@code file}. */
@@ -100,6 +104,11 @@ public final class Database implements AutoCloseable {
             // writer changes. Every pooled connection has one, so keep it small.
             st.execute("PRAGMA cache_size = -8192");
             st.execute("PRAGMA temp_store = MEMORY");
+            // The checkpointer thread copies the log into the database; a writer
+            // does it only past this backstop, and the log file shrinks back to
+            // the limit afterwards.
+            st.execute("PRAGMA wal_autocheckpoint = " + BACKSTOP_CHECKPOINT_PAGES);
+            st.execute("PRAGMA journal_size_limit = " + (64L << 20));
         }
         return c;
     }
@@ -170,6 +179,7 @@ public final class Database implements AutoCloseable {
                 T result = work.apply(writer);
                 writer.commit();
                 committed = true;
+                checkpointer.committed();
                 return result;
             } finally {
                 if (!committed) {
@@ -192,6 +202,7 @@ public final class Database implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        checkpointer.close();
         writeLock.lock();
         try {
             SqliteStore r;

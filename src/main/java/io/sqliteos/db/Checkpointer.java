@@ -1,0 +1,80 @@
+package io.sqliteos.db;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies committed pages from the write-ahead log into the database file on a
+ * thread of its own, shortly after writes, so that a committing writer does not
+ * pay for it. It uses passive checkpoints, which never wait for and never block
+ * readers or writers. Connections keep a large automatic checkpoint threshold as
+ * a backstop that bounds the log when this thread falls behind.
+ */
+final class Checkpointer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
+    /** Commits within this pause share one checkpoint. */
+    private static final long PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+
+    private final Connection connection;
+    private final Thread thread;
+    private final AtomicLong pendingCommits = new AtomicLong();
+    private volatile boolean stopped;
+
+    Checkpointer(Connection connection) {
+        this.connection = connection;
+        this.thread = new Thread(this::run, "sqliteos-checkpoint");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** A write transaction committed: its pages wait in the log. */
+    void committed() {
+        if (pendingCommits.getAndIncrement() == 0) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private void run() {
+        while (!stopped) {
+            if (pendingCommits.get() == 0) {
+                LockSupport.park(this);
+                continue;
+            }
+            LockSupport.parkNanos(this, PAUSE_NANOS);
+            pendingCommits.set(0);
+            checkpoint();
+        }
+    }
+
+    private void checkpoint() {
+        try (Statement st = connection.createStatement()) {
+            st.execute("PRAGMA wal_checkpoint(PASSIVE)");
+        } catch (SQLException e) {
+            // the backstop checkpoints of the writers still bound the log
+            log.debug("background checkpoint failed: {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            log.warn("closing the checkpoint connection: {}", e.getMessage());
+        }
+    }
+}
