@@ -51,6 +51,12 @@ public final class TransactionManager implements AutoCloseable {
     private final Map<Long, Transaction> byProcess = new ConcurrentHashMap<>();
     private final Map<Long, Transaction> byTree = new ConcurrentHashMap<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    /**
+     * Which process or tree transaction a thread belongs to, learned from /proc
+     * once per thread. A thread's ancestry does not change while it runs, so the
+     * answer holds until a process or tree transaction begins or ends.
+     */
+    private volatile Map<Long, Optional<Transaction>> membership = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper;
 
     public TransactionManager(Database database, long reapIntervalMillis) {
@@ -93,8 +99,18 @@ public final class TransactionManager implements AutoCloseable {
         if (t != null || (byProcess.isEmpty() && byTree.isEmpty())) {
             return t;
         }
-        long process = Procfs.processOf(c.pid());
-        t = byProcess.get(process);
+        Map<Long, Optional<Transaction>> known = membership;
+        Optional<Transaction> member = known.get(c.pid());
+        if (member == null) {
+            member = Optional.ofNullable(lookUpAncestry(c.pid()));
+            known.put(c.pid(), member);
+        }
+        return member.filter(m -> !m.ended).orElse(null);
+    }
+
+    private Transaction lookUpAncestry(long tid) {
+        long process = Procfs.processOf(tid);
+        Transaction t = byProcess.get(process);
         if (t != null || byTree.isEmpty()) {
             return t;
         }
@@ -106,6 +122,10 @@ public final class TransactionManager implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    private void forgetMembership() {
+        membership = new ConcurrentHashMap<>();
     }
 
     private Transaction required(Caller c) {
@@ -143,7 +163,11 @@ public final class TransactionManager implements AutoCloseable {
             case PROCESS -> byProcess;
             case TREE -> byTree;
         };
-        if (index.putIfAbsent(owner, t) != null) {
+        boolean added = index.putIfAbsent(owner, t) == null;
+        if (scope != Scope.THREAD) {
+            forgetMembership();
+        }
+        if (!added) {
             store.rollback();
             store.close();
             throw new FsException(Errno.EEXIST, "the " + scope.word() + " " + owner + " already owns a transaction");
@@ -208,6 +232,9 @@ public final class TransactionManager implements AutoCloseable {
         byThread.remove(t.owner, t);
         byProcess.remove(t.owner, t);
         byTree.remove(t.owner, t);
+        if (t.scope != Scope.THREAD) {
+            forgetMembership();
+        }
     }
 
     private static String checkedSavepoint(String name) {
