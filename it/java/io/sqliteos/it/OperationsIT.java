@@ -612,9 +612,15 @@ class OperationsIT {
         assertThat(blocks(p("f"))).isLessThan(before);
         // punching without KEEP_SIZE and unknown modes are refused
         assertThat(fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 4096)).isEqualTo(-EOPNOTSUPP);
-        assertThat(fallocate(fd, 0x10 /* ZERO_RANGE */, 0, 4096)).isEqualTo(-EOPNOTSUPP);
+        assertThat(fallocate(fd, 0x08 /* COLLAPSE_RANGE */, 0, 65536)).isEqualTo(-EOPNOTSUPP);
         assertThat(fallocate(fd, 0, 0, 0)).isEqualTo(-EINVAL);
         assertThat(pread(fd, 1 << 20, 0)).isEqualTo(expected);
+        // ZERO_RANGE zeroes the range, keeps it allocated, and without KEEP_SIZE grows the file
+        assertThat(fallocate(fd, 0x10 /* ZERO_RANGE */, 900_000, 200_000)).isZero();
+        assertThat(Files.size(p("f"))).isEqualTo(1_100_000);
+        Arrays.fill(expected, 900_000, 1 << 20, (byte) 0);
+        assertThat(pread(fd, 1 << 20, 0)).isEqualTo(expected);
+        assertThat(pread(fd, 1_100_000 - (1 << 20), 1 << 20)).containsOnly(0);
         close(fd);
         // the fallocate tool's flags do the same
         String d = dir.getFileName().toString();

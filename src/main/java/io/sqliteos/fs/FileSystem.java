@@ -25,6 +25,7 @@ public final class FileSystem {
     public static final int XATTR_REPLACE = 2;
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
     public static final long UTIME_NOW = (1L << 30) - 1;
     public static final long UTIME_OMIT = (1L << 30) - 2;
     /** A block index must fit in 32 bits of the extent key. */
@@ -938,14 +939,20 @@ public final class FileSystem {
         s.updateInode(r);
     }
 
-    /** fallocate(2): allocate (mode 0 or KEEP_SIZE) or punch a hole (PUNCH_HOLE|KEEP_SIZE). */
+    /**
+     * fallocate(2): allocate (mode 0 or KEEP_SIZE), punch a hole (PUNCH_HOLE|KEEP_SIZE),
+     * or zero a range and keep it allocated (ZERO_RANGE, optionally with KEEP_SIZE).
+     */
     public void fallocate(Caller c, long fh, int mode, long offset, long length) {
         OpenFiles.Handle h = openFiles.get(fh);
         if (offset < 0 || length <= 0) {
             throw new FsException(Errno.EINVAL, "bad fallocate range");
         }
-        if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) != 0) {
+        if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) != 0) {
             throw new FsException(Errno.EOPNOTSUPP, "fallocate mode " + mode + " is not supported");
+        }
+        if ((mode & FALLOC_FL_PUNCH_HOLE) != 0 && (mode & FALLOC_FL_ZERO_RANGE) != 0) {
+            throw new FsException(Errno.EINVAL, "PUNCH_HOLE and ZERO_RANGE exclude each other");
         }
         if ((mode & FALLOC_FL_PUNCH_HOLE) != 0 && (mode & FALLOC_FL_KEEP_SIZE) == 0) {
             throw new FsException(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
@@ -953,6 +960,7 @@ public final class FileSystem {
         if (offset + length > MAX_FILE_SIZE) {
             throw new FsException(Errno.EFBIG, "range beyond the largest file size");
         }
+        long end = offset + length;
         router.write(c, s -> {
             InodeRow r = existing(s, h.ino());
             if (!Mode.isRegular(r.mode)) {
@@ -960,13 +968,21 @@ public final class FileSystem {
             }
             long now = now();
             if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) {
-                r.alloc -= punchHole(s, r.ino, offset, offset + length);
+                r.alloc -= punchHole(s, r.ino, offset, end);
                 r.mtimeNs = now;
                 r.ctimeNs = now;
             } else {
-                r.alloc += allocate(s, r.ino, offset, offset + length);
-                if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && offset + length > r.size) {
-                    r.size = offset + length;
+                boolean zero = (mode & FALLOC_FL_ZERO_RANGE) != 0;
+                if (zero) {
+                    // drop what is stored, then store zeros: the range stays allocated
+                    r.alloc -= punchHole(s, r.ino, offset, end);
+                }
+                r.alloc += allocate(s, r.ino, offset, end);
+                boolean grows = (mode & FALLOC_FL_KEEP_SIZE) == 0 && end > r.size;
+                if (grows) {
+                    r.size = end;
+                }
+                if (grows || zero) {
                     r.mtimeNs = now;
                     r.ctimeNs = now;
                 }

@@ -14,7 +14,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 
 /**
- * Any sequence of writes, truncations, hole punches and allocations leaves the
+ * Any sequence of writes, truncations, hole punches, zeroed ranges and allocations leaves the
  * file holding exactly what a plain byte array would, and once the file is
  * gone every stored byte is given back to the budget.
  */
@@ -22,7 +22,7 @@ class FileContentPropertyTest {
 
     private static final int BLOCK = BlockLayout.BLOCK_SIZE;
 
-    enum Kind { WRITE, TRUNCATE, PUNCH, ALLOCATE, ALLOCATE_KEEP_SIZE }
+    enum Kind { WRITE, TRUNCATE, PUNCH, ALLOCATE, ALLOCATE_KEEP_SIZE, ZERO, ZERO_KEEP_SIZE }
 
     /** One operation; offsets cluster around block boundaries where the arithmetic is delicate. */
     record Op(Kind kind, long offset, int length, byte fill) {}
@@ -92,6 +92,17 @@ class FileContentPropertyTest {
                 fs.fallocate(Caller.ROOT, fh, 0, op.offset(), op.length());
                 if (end > model.length) {
                     model = Arrays.copyOf(model, (int) end);
+                }
+            }
+            case ZERO, ZERO_KEEP_SIZE -> {
+                boolean keep = op.kind() == Kind.ZERO_KEEP_SIZE;
+                fs.fallocate(Caller.ROOT, fh, FileSystem.FALLOC_FL_ZERO_RANGE | (keep ? FileSystem.FALLOC_FL_KEEP_SIZE : 0),
+                        op.offset(), op.length());
+                if (!keep && end > model.length) {
+                    model = Arrays.copyOf(model, (int) end);
+                }
+                if (op.offset() < model.length) {
+                    Arrays.fill(model, (int) op.offset(), (int) Math.min(end, model.length), (byte) 0);
                 }
             }
             case ALLOCATE_KEEP_SIZE -> fs.fallocate(Caller.ROOT, fh, FileSystem.FALLOC_FL_KEEP_SIZE, op.offset(), op.length());

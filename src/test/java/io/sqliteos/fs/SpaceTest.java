@@ -140,9 +140,33 @@ class SpaceTest extends FsTestBase {
         assertThat(stat("/f").size()).isEqualTo(4 * block);
         assertThat(fs.statfs(ROOT).freeBlocks() - freeBefore).as("two whole blocks freed").isEqualTo(2L * block / 4096);
         assertErrno(Errno.EOPNOTSUPP, () -> fs.fallocate(ROOT, fh, FileSystem.FALLOC_FL_PUNCH_HOLE, 0, 1));
-        assertErrno(Errno.EOPNOTSUPP, () -> fs.fallocate(ROOT, fh, 0x10, 0, 1)); // ZERO_RANGE
+        assertErrno(Errno.EOPNOTSUPP, () -> fs.fallocate(ROOT, fh, 0x08, 0, block)); // COLLAPSE_RANGE
+        assertErrno(Errno.EINVAL, () -> fs.fallocate(ROOT, fh,
+                FileSystem.FALLOC_FL_PUNCH_HOLE | FileSystem.FALLOC_FL_ZERO_RANGE | FileSystem.FALLOC_FL_KEEP_SIZE, 0, 1));
         assertErrno(Errno.EINVAL, () -> fs.fallocate(ROOT, fh, 0, 0, 0));
         assertErrno(Errno.EINVAL, () -> fs.fallocate(ROOT, fh, 0, -1, 10));
+        fs.release(ROOT, fh);
+    }
+
+    @Test
+    void zeroRangeZeroesKeepsTheRangeAllocatedAndMayGrowTheFile() throws Exception {
+        int block = BlockLayout.BLOCK_SIZE;
+        byte[] data = new byte[3 * block];
+        Arrays.fill(data, (byte) 5);
+        writeFile("/f", data);
+        ageTimes("/f");
+        long fh = fs.open(ROOT, "/f", O_RDWR);
+        long usedBefore = fs.statfs(ROOT).totalBlocks() - fs.statfs(ROOT).freeBlocks();
+        fs.fallocate(ROOT, fh, FileSystem.FALLOC_FL_ZERO_RANGE | FileSystem.FALLOC_FL_KEEP_SIZE, 10, 2 * block);
+        Arrays.fill(data, 10, 10 + 2 * block, (byte) 0);
+        assertThat(read(fh, 0, data.length)).isEqualTo(data);
+        assertThat(stat("/f").size()).isEqualTo(3 * block);
+        assertThat(stat("/f").mtimeNs()).isGreaterThan(AGED_NS);
+        assertThat(fs.statfs(ROOT).totalBlocks() - fs.statfs(ROOT).freeBlocks()).as("still allocated").isEqualTo(usedBefore);
+        fs.fallocate(ROOT, fh, FileSystem.FALLOC_FL_ZERO_RANGE, 2 * block, 2 * block);
+        assertThat(stat("/f").size()).isEqualTo(4 * block);
+        assertThat(stat("/f").blocks() * 512).isEqualTo(4L * block);
+        assertThat(read(fh, 2 * block - 1, 2 * block + 1)).isEqualTo(new byte[2 * block + 1]);
         fs.release(ROOT, fh);
     }
 
