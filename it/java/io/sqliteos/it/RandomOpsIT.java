@@ -21,8 +21,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A seeded random exerciser in the spirit of fsx: thousands of random writes,
- * reads (also through memory mappings), truncates, fallocates, renames, links and unlinks, applied both to the
- * mount and to an in-memory model, and compared after every step.
+ * reads (also through memory mappings), truncates, fallocates (allocate, zero
+ * range, punch hole), renames, links and unlinks, applied both to the mount and
+ * to an in-memory model, and compared after every step.
  *
  * <p>{@code -Dsqliteos.fsx.seed=N} replays a run (the seed is printed, and named
  * in every failure); {@code -Dsqliteos.fsx.ops=N} sets the number of steps;
@@ -89,7 +90,7 @@ class RandomOpsIT {
         }
         checkEverything();
         System.out.println("RandomOpsIT: seed " + SEED + " passed; operations " + counts);
-        assertThat(counts.keySet()).contains("write", "read", "mapwrite", "mapread", "truncate", "fallocate", "punch", "rename", "link", "unlink");
+        assertThat(counts.keySet()).contains("write", "read", "mapwrite", "mapread", "truncate", "fallocate", "zero", "punch", "rename", "link", "unlink");
     }
 
     private void log(String what) {
@@ -138,8 +139,10 @@ class RandomOpsIT {
             return mapRead(name);
         } else if (r < 52) {
             return truncate(name);
-        } else if (r < 60) {
+        } else if (r < 57) {
             return fallocate(name);
+        } else if (r < 60) {
+            return zeroRange(name);
         } else if (r < 66) {
             return punch(name);
         } else if (r < 78) {
@@ -292,6 +295,29 @@ class RandomOpsIT {
         }
         if (!keep && off + len > n.data.length) {
             n.resize(off + len);
+        }
+        checkNode(n);
+        return what;
+    }
+
+    private String zeroRange(String name) throws Exception {
+        Node n = names.get(name);
+        int off = offset();
+        int len = length();
+        boolean keep = rnd.nextBoolean();
+        String what = "zero " + (keep ? "(keep size) " : "") + name + " at " + off + " len " + len;
+        log(what);
+        int fd = open(name, Sys.O_RDWR);
+        try {
+            assertThat(Sys.fallocate(fd, Sys.FALLOC_FL_ZERO_RANGE | (keep ? Sys.FALLOC_FL_KEEP_SIZE : 0), off, len)).isZero();
+        } finally {
+            Sys.close(fd);
+        }
+        if (!keep && off + len > n.data.length) {
+            n.resize(off + len);
+        }
+        if (off < n.data.length) {
+            Arrays.fill(n.data, off, Math.min(n.data.length, off + len), (byte) 0);
         }
         checkNode(n);
         return what;

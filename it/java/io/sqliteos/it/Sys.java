@@ -27,6 +27,7 @@ public final class Sys {
 
     public static final int FALLOC_FL_KEEP_SIZE = 1;
     public static final int FALLOC_FL_PUNCH_HOLE = 2;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
     public static final int XATTR_CREATE = 1;
     public static final int XATTR_REPLACE = 2;
 
