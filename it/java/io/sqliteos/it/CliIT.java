@@ -103,7 +103,7 @@ class CliIT {
     void umountOfABusyMountRefusesWithAHintAndKeepsServing() throws Exception {
         try (MountedFs fs = MountedFs.start("--size", "16M")) {
             fs.sh("echo data > f").ok();
-            Process holder = fs.spawn(0, 0, "exec 3<f; echo ready; sleep 60");
+            Process holder = fs.spawn(0, 0, "exec 3<f; echo ready; exec sleep 60");
             try {
                 assertThat(new String(holder.getInputStream().readNBytes(6))).isEqualTo("ready\n");
                 MountedFs.Result r = MountedFs.cli("umount", fs.root().toString());
