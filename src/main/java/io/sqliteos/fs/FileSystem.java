@@ -341,8 +341,11 @@ public final class FileSystem {
     public void utimens(Caller c, String path, long atimeSec, long atimeNsec, long mtimeSec, long mtimeNsec) {
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
-            boolean explicit = (atimeNsec != UTIME_NOW && atimeNsec != UTIME_OMIT)
-                    || (mtimeNsec != UTIME_NOW && mtimeNsec != UTIME_OMIT);
+            if (atimeNsec == UTIME_OMIT && mtimeNsec == UTIME_OMIT) {
+                return null; // nothing to change, so nothing to check
+            }
+            // as Linux: only "both to now" (touch) is open to any writer; anything else needs the owner
+            boolean explicit = atimeNsec != UTIME_NOW || mtimeNsec != UTIME_NOW;
             if (!c.isRoot() && c.uid() != r.uid) {
                 if (explicit) {
                     throw new FsException(Errno.EPERM, "setting explicit times needs the owner");
@@ -350,9 +353,6 @@ public final class FileSystem {
                 if (!permits(c, r, W_OK)) {
                     throw new FsException(Errno.EACCES, "setting times to now needs write access");
                 }
-            }
-            if (atimeNsec == UTIME_OMIT && mtimeNsec == UTIME_OMIT) {
-                return null;
             }
             long now = now();
             if (atimeNsec != UTIME_OMIT) {

@@ -166,6 +166,9 @@ class AttributesTest extends FsTestBase {
         fs.release(ALICE, fs.create(ALICE, "/pub/private", 0644, O_CREAT | O_WRONLY));
         fs.utimens(BOB, "/pub/shared", 0, FileSystem.UTIME_NOW, 0, FileSystem.UTIME_NOW);
         assertErrno(Errno.EPERM, () -> fs.utimens(BOB, "/pub/shared", 5, 0, 5, 0));
+        assertErrno(Errno.EPERM, () -> fs.utimens(BOB, "/pub/shared", 0, FileSystem.UTIME_NOW, 0, FileSystem.UTIME_OMIT));
+        assertErrno(Errno.EPERM, () -> fs.utimens(BOB, "/pub/shared", 0, FileSystem.UTIME_OMIT, 0, FileSystem.UTIME_NOW));
+        fs.utimens(BOB, "/pub/private", 0, FileSystem.UTIME_OMIT, 0, FileSystem.UTIME_OMIT); // changes nothing
         assertErrno(Errno.EACCES, () -> fs.utimens(BOB, "/pub/private", 0, FileSystem.UTIME_NOW, 0, FileSystem.UTIME_NOW));
         fs.utimens(ALICE, "/pub/private", 5, 0, 5, 0);
         assertThat(stat("/pub/private").mtimeNs()).isEqualTo(5_000_000_000L);
