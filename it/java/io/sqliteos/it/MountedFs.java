@@ -55,8 +55,9 @@ public final class MountedFs implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!fs.isMounted()) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
+                String output = Files.readString(log);
                 fs.close();
-                throw new IllegalStateException("daemon did not mount " + dir + ":\n" + Files.readString(log));
+                throw new IllegalStateException("daemon did not mount " + dir + ":\n" + output);
             }
             Thread.sleep(20);
         }

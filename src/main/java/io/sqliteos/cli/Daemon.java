@@ -1,6 +1,8 @@
 package io.sqliteos.cli;
 
 import io.sqliteos.db.Database;
+import io.sqliteos.db.IntegrityCheck;
+import io.sqliteos.fs.BlockLayout;
 import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fuse.FuseMount;
 import io.sqliteos.tx.SessionRouter;
@@ -26,7 +28,11 @@ final class Daemon {
     private final long busyTimeoutMs;
     private final boolean debug;
 
-    Daemon(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs, boolean debug) {
+    private final boolean force;
+
+    Daemon(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs, boolean debug,
+           boolean force) {
+        this.force = force;
         this.mountPoint = mountPoint;
         this.dbFile = dbFile;
         this.sizeBytes = sizeBytes;
@@ -36,11 +42,24 @@ final class Daemon {
     }
 
     int run() {
+        // a database that already holds a file system must pass fsck; a new one is created empty
+        boolean existing = dbFile != null && dbFile.toFile().length() > 0;
+        if (dbFile != null) {
+            String problem = unwritable(dbFile.toAbsolutePath());
+            if (problem != null) {
+                System.err.println("sqliteos: cannot open the database " + dbFile + ": " + problem);
+                return 1;
+            }
+        }
         Database database;
         try {
             database = dbFile == null ? Database.openEphemeral(busyTimeoutMs) : Database.open(dbFile, busyTimeoutMs);
         } catch (RuntimeException e) {
             System.err.println("sqliteos: cannot open the database" + (dbFile == null ? "" : " " + dbFile) + ": " + e.getMessage());
+            return 1;
+        }
+        if (existing && !consistent(database)) {
+            database.close();
             return 1;
         }
         CountDownLatch stopped = new CountDownLatch(1);
@@ -63,6 +82,8 @@ final class Daemon {
             FileSystem fs = new FileSystem(new SessionRouter(database, transactions), sizeBytes);
             fs.initialize(posix.getuid(), posix.getgid());
             TransactionAttributes.register(fs, transactions);
+            fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "snapshot",
+                    new SnapshotAttribute(database, posix.getuid(), mountPoint));
             transactions.addListener((id, committed) -> fs.collectOrphans());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
@@ -79,6 +100,43 @@ final class Daemon {
             database.close();
             stopped.countDown();
         }
+    }
+
+    /** Why SQLiteOS could not write the database and the log files beside it, or null. */
+    private static String unwritable(Path file) {
+        Path dir = file.getParent();
+        if (java.nio.file.Files.exists(file) && !java.nio.file.Files.isWritable(file)) {
+            return "the file is readonly (SQLiteOS writes to it; copy it somewhere writable, or snapshot it)";
+        }
+        if (dir == null || !java.nio.file.Files.isWritable(dir)) {
+            return "its directory " + dir + " is readonly (SQLiteOS keeps its -wal and -shm files beside the database)";
+        }
+        return null;
+    }
+
+    /** A durable database must pass fsck before it is mounted, unless --force says otherwise. */
+    private boolean consistent(Database database) {
+        List<IntegrityCheck.Problem> problems;
+        try {
+            problems = database.check(BlockLayout.BLOCK_SIZE);
+        } catch (RuntimeException e) {
+            System.err.println("sqliteos: cannot check " + dbFile + ": " + e.getMessage());
+            return force;
+        }
+        if (problems.isEmpty()) {
+            return true;
+        }
+        for (IntegrityCheck.Problem p : problems) {
+            log.error("fsck: {}", p);
+        }
+        String verdict = problems.size() + " problem(s) in " + dbFile + ", first: " + problems.get(0);
+        if (force) {
+            log.warn("mounting anyway (--force): {}", verdict);
+            return true;
+        }
+        System.err.println("sqliteos: refusing to mount: " + verdict
+                + "\nsqliteos: run 'sqliteos fsck " + dbFile + "' (and --repair), or mount with --force");
+        return false;
     }
 
     private void unmount() {

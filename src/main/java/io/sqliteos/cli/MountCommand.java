@@ -44,6 +44,9 @@ final class MountCommand implements Callable<Integer> {
             description = "How long a writer waits for the database before failing with EBUSY (default: ${DEFAULT-VALUE}).")
     long busyTimeoutMs;
 
+    @Option(names = "--force", description = "Mount a --db database even if fsck finds problems in it.")
+    boolean force;
+
     @Option(names = "--debug", description = "Log every FUSE request (very verbose).")
     boolean debug;
 
@@ -61,7 +64,7 @@ final class MountCommand implements Callable<Integer> {
         }
         long budget = size != null ? size : defaultSize();
         if (foreground) {
-            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug).run();
+            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug, force).run();
         }
         return startInBackground(dir);
     }
@@ -110,6 +113,9 @@ final class MountCommand implements Callable<Integer> {
         }
         if (debug) {
             cmd.add("--debug");
+        }
+        if (force) {
+            cmd.add("--force");
         }
         Process daemon = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

@@ -39,6 +39,7 @@ public final class Database implements AutoCloseable {
     private final long busyTimeoutMs;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final SqliteStore writer;
+    private final DiskReserve reserve;
     private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
     private final Checkpointer checkpointer;
     private volatile boolean closed;
@@ -53,6 +54,8 @@ public final class Database implements AutoCloseable {
         }
         SchemaMigrator.migrate(first);
         this.writer = new SqliteStore(first);
+        this.reserve = new DiskReserve(Path.of(file + "-reserve"));
+        reserve.replenish();
         this.checkpointer = new Checkpointer(connect());
     }
 
@@ -113,6 +116,49 @@ public final class Database implements AutoCloseable {
         return c;
     }
 
+    /**
+     * Writes a consistent copy of the last committed state to {@code target}, a
+     * new database file, while everyone keeps working: open transactions are
+     * not in it.
+     */
+    public void snapshotTo(Path target) {
+        try (Connection c = connect(); java.sql.PreparedStatement ps = c.prepareStatement("VACUUM INTO ?")) {
+            ps.setString(1, target.toString());
+            ps.execute();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    /** Checks the data model's invariants on the committed state (see {@link IntegrityCheck}). */
+    public java.util.List<IntegrityCheck.Problem> check(int blockSize) {
+        try (Connection c = connect()) {
+            return new IntegrityCheck(c, blockSize).check();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    /**
+     * Opens a database file for inspection (fsck) without applying migrations or
+     * changing its journal mode: nothing is written unless the caller repairs.
+     */
+    public static Connection inspect(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new StoreException(StoreException.Kind.IO, "no database file at " + file, null);
+        }
+        try {
+            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            try (Statement st = c.createStatement()) {
+                st.execute("PRAGMA busy_timeout = 5000");
+                st.executeQuery("SELECT count(*) FROM sqlite_master").close(); // fails here for a file that is not a database
+            }
+            return c;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
     /** A new connection for one owner (a transaction session); the caller closes it. */
     public Store openStore() {
         try {
@@ -129,14 +175,18 @@ public final class Database implements AutoCloseable {
             store = (SqliteStore) openStore();
         }
         boolean healthy = false;
+        boolean databaseFailed = false;
         try {
             store.begin(false);
             T result = work.apply(store);
             store.commit();
             healthy = true;
             return result;
+        } catch (StoreException e) {
+            databaseFailed = true;
+            throw e;
         } finally {
-            if (!healthy) {
+            if (!healthy && !databaseFailed) {
                 // A failed lookup (ENOENT and the like) is common: keep the connection
                 // when it rolls back cleanly, drop it only when it is broken.
                 try {
@@ -161,6 +211,19 @@ public final class Database implements AutoCloseable {
      * all of it commits or none of it does. Nested calls join the outer one.
      */
     public <T> T write(Function<Store, T> work) {
+        return write(work, false);
+    }
+
+    /**
+     * Like {@link #write}, for a change that frees space (a deletion): on a full
+     * disk it may spend the reserve kept beside the database, so that users can
+     * always make room.
+     */
+    public <T> T writeFreeingSpace(Function<Store, T> work) {
+        return write(work, true);
+    }
+
+    private <T> T write(Function<Store, T> work, boolean freesSpace) {
         try {
             if (!writeLock.tryLock(busyTimeoutMs, TimeUnit.MILLISECONDS)) {
                 throw new StoreException(StoreException.Kind.BUSY, "timed out waiting for the write lock", null);
@@ -173,21 +236,60 @@ public final class Database implements AutoCloseable {
             if (writer.inTransaction()) {
                 return work.apply(writer);
             }
+            try {
+                T result = writeOnce(work);
+                reserve.replenish();
+                return result;
+            } catch (StoreException e) {
+                if (e.kind() != StoreException.Kind.FULL || !((freesSpace && reserve.release()) || shrinkLog())) {
+                    throw e;
+                }
+                // the disk was full: with the reserve given back there is room, e.g. for a deletion
+                return writeOnce(work);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** One write transaction on the writer; the caller holds the write lock. */
+    private <T> T writeOnce(Function<Store, T> work) {
+        {
             writer.begin(true);
             boolean committed = false;
+            boolean databaseFailed = false;
             try {
                 T result = work.apply(writer);
                 writer.commit();
                 committed = true;
                 checkpointer.committed();
                 return result;
+            } catch (StoreException e) {
+                databaseFailed = true;
+                throw e;
             } finally {
                 if (!committed) {
                     rollbackQuietly(writer);
                 }
+                if (databaseFailed) {
+                    // after SQLITE_FULL and the like SQLite has rolled back on its own and
+                    // the cached statements may be unusable: start them afresh
+                    writer.resetStatements();
+                }
             }
-        } finally {
-            writeLock.unlock();
+        }
+    }
+
+    /** Checkpoints and truncates the write-ahead log to give its disk space back; true if it did. */
+    private boolean shrinkLog() {
+        try (Statement st = writer.connection().createStatement();
+             java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+            boolean complete = rs.next() && rs.getInt(1) == 0;
+            log.warn("disk full: truncated the write-ahead log ({})", complete ? "complete" : "partial");
+            return complete;
+        } catch (SQLException e) {
+            log.warn("disk full and the write-ahead log could not be truncated: {}", e.getMessage());
+            return false;
         }
     }
 
@@ -213,6 +315,7 @@ public final class Database implements AutoCloseable {
         } finally {
             writeLock.unlock();
         }
+        reserve.release();
         if (ephemeralDir != null) {
             deleteTree(ephemeralDir);
         }

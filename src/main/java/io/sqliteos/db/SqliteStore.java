@@ -523,6 +523,18 @@ final class SqliteStore implements Store {
         }
     }
 
+    /** Drops the cached statements, e.g. after a failure that may have left them unusable. */
+    void resetStatements() {
+        for (PreparedStatement ps : statements.values()) {
+            try {
+                ps.close();
+            } catch (SQLException ignored) {
+                // it is being discarded
+            }
+        }
+        statements.clear();
+    }
+
     @Override
     public void close() {
         for (PreparedStatement ps : statements.values()) {

@@ -398,7 +398,7 @@ public final class FileSystem {
     }
 
     public void rmdir(Caller c, String path) {
-        router.write(c, s -> {
+        router.writeFreeingSpace(c, s -> {
             Parent p = parentOf(s, path);
             if (p.name().equals(".")) {
                 throw new FsException(Errno.EINVAL, "cannot remove '.'");
@@ -552,7 +552,7 @@ public final class FileSystem {
     }
 
     public void unlink(Caller c, String path) {
-        router.write(c, s -> {
+        router.writeFreeingSpace(c, s -> {
             Parent p = parentOf(s, path);
             long ino = lookupExisting(s, p, path);
             InodeRow r = existing(s, ino);
@@ -706,7 +706,7 @@ public final class FileSystem {
             return r != null && r.nlink <= 0;
         });
         if (orphan) {
-            router.write(c, s -> {
+            router.writeFreeingSpace(c, s -> {
                 freeIfOrphan(s, h.ino());
                 return null;
             });
@@ -770,14 +770,18 @@ public final class FileSystem {
 
     /** relatime: the first read after a change (or a day later) records the access time. */
     private void touchAtime(Caller c, long ino) {
-        router.writeIfFree(c, s -> {
-            InodeRow r = s.inode(ino);
-            if (r != null) {
-                r.atimeNs = now();
-                s.updateInode(r);
-            }
-            return null;
-        });
+        try {
+            router.writeIfFree(c, s -> {
+                InodeRow r = s.inode(ino);
+                if (r != null) {
+                    r.atimeNs = now();
+                    s.updateInode(r);
+                }
+                return null;
+            });
+        } catch (io.sqliteos.db.StoreException e) {
+            // the read itself succeeded; an access time that cannot be recorded (disk full) must not fail it
+        }
     }
 
     private static void readRange(Store s, long ino, long offset, byte[] dst, int count) {

@@ -17,6 +17,11 @@ public interface StoreRouter {
     /** Runs {@code work} as one atomic change on behalf of the caller. */
     <T> T write(Caller caller, Function<Store, T> work);
 
+    /** Like {@link #write}, for a change that frees space: it may draw on space held back for a full disk. */
+    default <T> T writeFreeingSpace(Caller caller, Function<Store, T> work) {
+        return write(caller, work);
+    }
+
     /**
      * Like {@link #write}, but only if it need not wait for another session's
      * write lock: for housekeeping (access times) that must never block a reader.

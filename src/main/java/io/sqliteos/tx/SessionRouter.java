@@ -45,6 +45,12 @@ public final class SessionRouter implements StoreRouter {
     }
 
     @Override
+    public <T> T writeFreeingSpace(Caller caller, Function<Store, T> work) {
+        Transaction t = transactions.find(caller);
+        return t != null ? transactions.run(t, true, work) : database.writeFreeingSpace(work);
+    }
+
+    @Override
     public <T> Optional<T> writeIfFree(Caller caller, Function<Store, T> work) {
         Transaction t = transactions.find(caller);
         if (t != null) {

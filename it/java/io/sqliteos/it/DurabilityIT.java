@@ -1,0 +1,174 @@
+package io.sqliteos.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Durable mounts, crashes, snapshots, fsck, and bad database files, through real mounts and the CLI. */
+class DurabilityIT {
+
+    Path work;
+
+    @BeforeEach
+    void workDirectory() throws Exception {
+        work = Files.createTempDirectory("sqliteos-durability-");
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        exec("sh", "-c", "umount " + work + "/disk 2>/dev/null; rm -rf " + work);
+    }
+
+    /** Runs a system command (sqlite3, mount) and returns its outcome. */
+    static MountedFs.Result exec(String... cmd) throws Exception {
+        Path out = Files.createTempFile("sqliteos-exec-", ".out");
+        Path err = Files.createTempFile("sqliteos-exec-", ".err");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            p.waitFor();
+            return new MountedFs.Result(p.exitValue(), Files.readString(out), Files.readString(err));
+        } finally {
+            Files.deleteIfExists(out);
+            Files.deleteIfExists(err);
+        }
+    }
+
+    static String digest(Path file) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    }
+
+    @Test
+    void everythingSyncedSurvivesKillNineAndTheDatabaseStaysClean() throws Exception {
+        Path db = work.resolve("fs.db");
+        byte[] payload = new byte[3 << 20];
+        new Random(7).nextBytes(payload);
+        Files.write(work.resolve("payload"), payload);
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            fs.sh("mkdir -p keep/deep && cp " + work.resolve("payload") + " keep/deep/data && sync keep/deep/data"
+                    + " && echo moved > tmp && mv tmp keep/renamed && ln keep/renamed keep/link"
+                    + " && setfattr -n user.tag -v kept keep/renamed && sync keep/renamed").ok();
+            fs.killDaemon(); // SIGKILL: no clean shutdown, no checkpoint
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(digest(fs.path("keep/deep/data"))).isEqualTo(digest(work.resolve("payload")));
+            assertThat(fs.sh("cat keep/renamed; stat -c %h keep/link; getfattr --only-values -n user.tag keep/renamed")
+                    .ok().stdout()).isEqualTo("moved\n2\nkept");
+        }
+    }
+
+    @Test
+    void aSnapshotOfALiveMountHoldsCommittedStateOnlyAndMountsAgain() throws Exception {
+        Path copy = work.resolve("copy.db");
+        try (MountedFs fs = MountedFs.start()) {
+            fs.sh("mkdir d && echo committed > d/a && echo 12345 > d/b").ok();
+            assertThat(Sys.setxattr(fs.root(), "user.sqliteos.tx", "begin".getBytes(), 0)).isZero();
+            Files.writeString(fs.path("d/uncommitted"), "no");
+            Files.writeString(fs.path("d/a"), "changed inside the transaction");
+            MountedFs.Result snap = MountedFs.cli("snapshot", fs.root().toString(), copy.toString());
+            assertThat(Sys.setxattr(fs.root(), "user.sqliteos.tx", "commit".getBytes(), 0)).isZero();
+            assertThat(snap.exitCode()).as(snap.stderr()).isZero();
+            assertThat(MountedFs.cli("snapshot", fs.root().toString(), copy.toString()).exitCode())
+                    .as("refuses to overwrite").isNotZero();
+            MountedFs.Result live = MountedFs.cli("fsck", "--mount", fs.root().toString());
+            assertThat(live.exitCode()).as(live.stdout() + live.stderr()).isZero();
+        }
+        assertThat(MountedFs.cli("fsck", copy.toString()).exitCode()).isZero();
+        try (MountedFs fs = MountedFs.start("--db", copy.toString())) {
+            assertThat(fs.sh("ls d; cat d/a").ok().stdout()).isEqualTo("a\nb\ncommitted\n");
+        }
+    }
+
+    @Test
+    void fsckReportsDamageRefusesTheMountAndRepairs() throws Exception {
+        Path db = work.resolve("fs.db");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            fs.sh("mkdir -p a/b && echo data > a/b/f && ln a/b/f a/g").ok();
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).exitCode()).isZero();
+        String ino = exec("sqlite3", db.toString(), "SELECT ino FROM dirent WHERE name = 'b'").stdout().trim();
+        // damage: a directory vanishes under its entries, a link count and the byte counter drift
+        exec("sqlite3", db.toString(), "DELETE FROM inode WHERE ino = " + ino
+                + "; UPDATE inode SET nlink = 9 WHERE ino = 1; UPDATE fsinfo SET used_bytes = 1").ok();
+
+        MountedFs.Result found = MountedFs.cli("fsck", db.toString());
+        assertThat(found.exitCode()).isEqualTo(1);
+        assertThat(found.stdout()).contains("names missing inode " + ino).contains("directory 1 has nlink 9")
+                .contains("used_bytes");
+        String before = digest(db);
+        assertThatThrownBy(() -> MountedFs.start("--db", db.toString()))
+                .hasMessageContaining("refusing to mount").hasMessageContaining("names missing inode " + ino);
+        assertThat(digest(db)).as("a refused mount writes nothing").isEqualTo(before);
+
+        MountedFs.Result repaired = MountedFs.cli("fsck", "--repair", db.toString());
+        assertThat(repaired.exitCode()).as(repaired.stdout()).isZero();
+        assertThat(repaired.stdout()).contains("repaired:").contains("now clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(fs.sh("cat a/g").ok().stdout()).isEqualTo("data\n");
+        }
+    }
+
+    @Test
+    void foreignTruncatedAndReadOnlyDatabasesAreRefusedAndLeftUntouched() throws Exception {
+        Path foreign = work.resolve("foreign.db");
+        Files.writeString(foreign, "this is a text file, not a database\n".repeat(200));
+        Files.createDirectories(work.resolve("mnt"));
+        MountedFs.Result r = MountedFs.cli("mount", "--foreground", "--db", foreign.toString(), work.resolve("mnt").toString());
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.stderr()).contains("cannot open the database").contains("not a database");
+        assertThat(Files.readString(foreign)).startsWith("this is a text file");
+        assertThat(MountedFs.cli("fsck", foreign.toString()).exitCode()).isEqualTo(2);
+
+        Path good = work.resolve("good.db");
+        try (MountedFs fs = MountedFs.start("--db", good.toString())) {
+            fs.sh("for i in $(seq 1 200); do head -c 20000 /dev/urandom > f$i; done").ok();
+        }
+        Path truncated = work.resolve("truncated.db");
+        byte[] whole = Files.readAllBytes(good);
+        Files.write(truncated, java.util.Arrays.copyOf(whole, whole.length / 2));
+        String truncatedDigest = digest(truncated);
+        r = MountedFs.cli("mount", "--foreground", "--db", truncated.toString(), work.resolve("mnt").toString());
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.stderr()).containsAnyOf("refusing to mount", "cannot open the database", "malformed");
+        assertThat(digest(truncated)).isEqualTo(truncatedDigest);
+
+        // a database on a read-only file system
+        Path disk = work.resolve("disk");
+        Files.createDirectories(disk);
+        exec("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", disk.toString());
+        Files.copy(good, disk.resolve("ro.db"));
+        assertThat(exec("mount", "-o", "remount,ro", disk.toString()).exitCode()).isZero();
+        r = MountedFs.cli("mount", "--foreground", "--db", disk.resolve("ro.db").toString(), work.resolve("mnt").toString());
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.stderr()).contains("cannot open the database").containsIgnoringCase("readonly");
+        assertThat(digest(disk.resolve("ro.db"))).isEqualTo(digest(good));
+    }
+
+    @Test
+    void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
+        Path disk = work.resolve("disk");
+        Files.createDirectories(disk);
+        exec("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", disk.toString()).ok();
+        Path db = disk.resolve("fs.db");
+        try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
+            fs.sh("echo precious > keep && sync keep").ok();
+            MountedFs.Result fill = fs.sh("dd if=/dev/urandom of=big bs=64k count=400 conv=fsync");
+            assertThat(fill.exitCode()).isNotZero();
+            assertThat(fill.stderr()).contains("No space left on device");
+            assertThat(fs.sh("cat keep").ok().stdout()).isEqualTo("precious\n");
+            fs.sh("rm big").ok(); // a reserve beside the database leaves room to delete on a full disk
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(fs.sh("ls; cat keep").ok().stdout()).isEqualTo("keep\nprecious\n");
+        }
+    }
+}
