@@ -1,6 +1,11 @@
 package io.sqliteos.cli;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -20,6 +25,7 @@ final class UmountCommand implements Callable<Integer> {
             System.err.println("sqliteos: nothing is mounted on " + dir);
             return 1;
         }
+        List<ProcessHandle> daemons = daemonsServing(dir);
         Process p = new ProcessBuilder("fusermount", "-u", dir.toString()).inheritIO().start();
         int rc = p.waitFor();
         if (rc != 0) {
@@ -27,6 +33,25 @@ final class UmountCommand implements Callable<Integer> {
                     + " (is it busy? close the files and shells using it, or use: fusermount -u -z " + dir + ")");
             return 1;
         }
+        // return only once the daemon has closed its database, so the file can be used right away
+        for (ProcessHandle daemon : daemons) {
+            try {
+                daemon.onExit().get(30, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                System.err.println("sqliteos: unmounted, but daemon " + daemon.pid() + " has not exited after 30 s");
+                return 1;
+            }
+        }
         return 0;
+    }
+
+    /** The daemon processes (sqliteos mount --foreground DIR) serving this mount point. */
+    private static List<ProcessHandle> daemonsServing(Path dir) {
+        return ProcessHandle.allProcesses()
+                .filter(h -> h.info().arguments().map(args -> {
+                    List<String> a = Arrays.asList(args);
+                    return a.contains("--foreground") && a.contains(dir.toString()) && a.contains("mount");
+                }).orElse(false))
+                .collect(Collectors.toList());
     }
 }
