@@ -49,10 +49,17 @@ public final class Database implements AutoCloseable {
         this.ephemeralDir = ephemeralDir;
         this.busyTimeoutMs = busyTimeoutMs;
         Connection first = connect();
-        try (Statement st = first.createStatement()) {
-            st.execute("PRAGMA journal_mode = WAL");
+        try {
+            // refuse a database from a newer build before anything (even the journal mode) is written
+            SchemaMigrator.requireKnownVersion(first);
+            try (Statement st = first.createStatement()) {
+                st.execute("PRAGMA journal_mode = WAL");
+            }
+            SchemaMigrator.migrate(first);
+        } catch (SQLException | RuntimeException e) {
+            first.close();
+            throw e;
         }
-        SchemaMigrator.migrate(first);
         this.writer = new SqliteStore(first);
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();

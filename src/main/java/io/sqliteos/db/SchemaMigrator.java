@@ -105,9 +105,23 @@ public final class SchemaMigrator {
         }
     }
 
+    /** Throws when the database was written by a newer SQLiteOS than this one. */
+    public static void requireKnownVersion(Connection c) throws SQLException {
+        int current = currentVersion(c);
+        int latest = latestVersion();
+        if (current > latest) {
+            throw new IllegalStateException("the database has schema version " + current
+                    + " but this SQLiteOS only knows up to " + latest + "; use a newer SQLiteOS");
+        }
+    }
+
     /** Brings the database up to the newest version; refuses a database newer than this build. */
     public static void migrate(Connection c) throws SQLException {
-        List<Migration> migrations = shipped();
+        migrate(c, shipped());
+    }
+
+    /** Applies the migrations in {@code migrations} (ordered by version) that the database lacks. */
+    static void migrate(Connection c, List<Migration> migrations) throws SQLException {
         int current = currentVersion(c);
         int latest = migrations.get(migrations.size() - 1).version();
         if (current > latest) {

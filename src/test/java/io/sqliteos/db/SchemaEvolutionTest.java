@@ -1,0 +1,108 @@
+package io.sqliteos.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.sqliteos.fs.BlockLayout;
+import io.sqliteos.fs.Caller;
+import io.sqliteos.fs.FileSystem;
+import io.sqliteos.tx.SessionRouter;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A database written by schema version 1 (fixtures/schema-v1.db: made by
+ * mounting with --db, creating docs/old/note.txt with a hard link docs/link, an
+ * attribute user.origin=v1 and a 100,000-byte docs/big, then unmounting) is
+ * opened by this build and upgraded by numbered migrations without losing anything.
+ */
+class SchemaEvolutionTest {
+
+    @TempDir
+    Path dir;
+
+    Path storedVersionOne() throws Exception {
+        Path copy = dir.resolve("old.db");
+        try (InputStream in = getClass().getResourceAsStream("/fixtures/schema-v1.db")) {
+            Files.copy(in, copy);
+        }
+        return copy;
+    }
+
+    static long count(Connection c, String sql) throws Exception {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    @Test
+    void aVersionOneDatabaseIsUpgradedByTheNextNumberedMigration() throws Exception {
+        Path db = storedVersionOne();
+        int latest = SchemaMigrator.latestVersion();
+        List<SchemaMigrator.Migration> withNext = new ArrayList<>(SchemaMigrator.shipped());
+        withNext.add(new SchemaMigrator.Migration(latest + 1, String.format("%03d-generation.sql", latest + 1),
+                "-- a later version adds a column and an index\n"
+                        + "ALTER TABLE inode ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;\n"
+                        + "CREATE INDEX inode_by_generation ON inode(generation);\n"));
+        try (Connection c = Database.inspect(db)) {
+            assertThat(SchemaMigrator.currentVersion(c)).isEqualTo(1);
+            long inodes = count(c, "SELECT count(*) FROM inode");
+            long bytes = count(c, "SELECT sum(length(data)) FROM extent");
+
+            SchemaMigrator.migrate(c, withNext);
+
+            assertThat(SchemaMigrator.currentVersion(c)).isEqualTo(latest + 1);
+            assertThat(count(c, "SELECT count(*) FROM schema_migration")).isEqualTo(latest + 1);
+            assertThat(count(c, "SELECT count(*) FROM inode")).isEqualTo(inodes);
+            assertThat(count(c, "SELECT sum(length(data)) FROM extent")).isEqualTo(bytes).isGreaterThanOrEqualTo(100_000);
+            assertThat(count(c, "SELECT count(*) FROM inode WHERE generation = 0")).isEqualTo(inodes);
+
+            SchemaMigrator.migrate(c, withNext); // idempotent: nothing left to apply
+            assertThat(count(c, "SELECT count(*) FROM schema_migration")).isEqualTo(latest + 1);
+        }
+    }
+
+    @Test
+    void thisBuildMountsTheStoredDatabaseAndReadsItsFiles() throws Exception {
+        Path db = storedVersionOne();
+        try (Database database = Database.open(db, 5000)) {
+            FileSystem fs = new FileSystem(new SessionRouter(database), 1L << 30);
+            fs.initialize(0, 0);
+            Caller root = Caller.ROOT;
+            assertThat(fs.getattr(root, "/docs/link").nlink()).isEqualTo(2);
+            long fh = fs.open(root, "/docs/old/note.txt", 0);
+            byte[] buf = new byte[100];
+            int n = fs.read(root, fh, buf, buf.length, 0);
+            fs.release(root, fh);
+            assertThat(new String(buf, 0, n, StandardCharsets.UTF_8)).isEqualTo("written by schema version 1\n");
+            assertThat(new String(fs.getxattr(root, "/docs/old/note.txt", "user.origin"), StandardCharsets.UTF_8)).isEqualTo("v1");
+            assertThat(fs.getattr(root, "/docs/big").size()).isEqualTo(100_000);
+            assertThat(database.check(BlockLayout.BLOCK_SIZE)).isEmpty();
+        }
+        try (Connection c = Database.inspect(db)) {
+            assertThat(SchemaMigrator.currentVersion(c)).isEqualTo(SchemaMigrator.latestVersion());
+        }
+    }
+
+    @Test
+    void aDatabaseFromANewerBuildIsRefusedUntouched() throws Exception {
+        Path db = storedVersionOne();
+        try (Connection c = Database.inspect(db); Statement st = c.createStatement()) {
+            st.executeUpdate("INSERT INTO schema_migration VALUES (999, '999-future.sql', 0)");
+        }
+        byte[] before = Files.readAllBytes(db);
+        assertThatThrownBy(() -> Database.open(db, 5000)).hasMessageContaining("schema version 999")
+                .hasMessageContaining("use a newer SQLiteOS");
+        assertThat(Files.readAllBytes(db)).isEqualTo(before);
+    }
+}
