@@ -84,6 +84,8 @@ final class Daemon {
             TransactionAttributes.register(fs, transactions);
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "snapshot",
                     new SnapshotAttribute(database, posix.getuid(), mountPoint));
+            fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
+                    new DatabaseLocationAttribute(database.file(), posix.getuid()));
             transactions.addListener((id, committed) -> fs.collectOrphans());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
