@@ -24,21 +24,7 @@ class DurabilityIT {
 
     @AfterEach
     void cleanUp() throws Exception {
-        exec("sh", "-c", "umount " + work + "/disk 2>/dev/null; rm -rf " + work);
-    }
-
-    /** Runs a system command (sqlite3, mount) and returns its outcome. */
-    static MountedFs.Result exec(String... cmd) throws Exception {
-        Path out = Files.createTempFile("sqliteos-exec-", ".out");
-        Path err = Files.createTempFile("sqliteos-exec-", ".err");
-        try {
-            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-            p.waitFor();
-            return new MountedFs.Result(p.exitValue(), Files.readString(out), Files.readString(err));
-        } finally {
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
-        }
+        MountedFs.exec("sh", "-c", "umount " + work + "/disk 2>/dev/null; rm -rf " + work);
     }
 
     static String digest(Path file) throws Exception {
@@ -94,9 +80,9 @@ class DurabilityIT {
             fs.sh("mkdir -p a/b && echo data > a/b/f && ln a/b/f a/g").ok();
         }
         assertThat(MountedFs.cli("fsck", db.toString()).exitCode()).isZero();
-        String ino = exec("sqlite3", db.toString(), "SELECT ino FROM dirent WHERE name = 'b'").stdout().trim();
+        String ino = MountedFs.exec("sqlite3", db.toString(), "SELECT ino FROM dirent WHERE name = 'b'").stdout().trim();
         // damage: a directory vanishes under its entries, a link count and the byte counter drift
-        exec("sqlite3", db.toString(), "DELETE FROM inode WHERE ino = " + ino
+        MountedFs.exec("sqlite3", db.toString(), "DELETE FROM inode WHERE ino = " + ino
                 + "; UPDATE inode SET nlink = 9 WHERE ino = 1; UPDATE fsinfo SET used_bytes = 1").ok();
 
         MountedFs.Result found = MountedFs.cli("fsck", db.toString());
@@ -143,9 +129,9 @@ class DurabilityIT {
         // a database on a read-only file system
         Path disk = work.resolve("disk");
         Files.createDirectories(disk);
-        exec("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", disk.toString());
+        MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", disk.toString());
         Files.copy(good, disk.resolve("ro.db"));
-        assertThat(exec("mount", "-o", "remount,ro", disk.toString()).exitCode()).isZero();
+        assertThat(MountedFs.exec("mount", "-o", "remount,ro", disk.toString()).exitCode()).isZero();
         r = MountedFs.cli("mount", "--foreground", "--db", disk.resolve("ro.db").toString(), work.resolve("mnt").toString());
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.stderr()).contains("cannot open the database").containsIgnoringCase("readonly");
@@ -156,7 +142,7 @@ class DurabilityIT {
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
         Path disk = work.resolve("disk");
         Files.createDirectories(disk);
-        exec("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", disk.toString()).ok();
+        MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", disk.toString()).ok();
         Path db = disk.resolve("fs.db");
         try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
             fs.sh("echo precious > keep && sync keep").ok();

@@ -153,6 +153,24 @@ public final class MountedFs implements AutoCloseable {
         return execute(cmd, Path.of("/"));
     }
 
+    /** Runs a system command (sqlite3, mount, ...) from / and returns its outcome. */
+    public static Result exec(String... cmd) throws IOException, InterruptedException {
+        return execute(List.of(cmd), Path.of("/"));
+    }
+
+    /** The first line a process prints, waiting at most {@code seconds}: how a test knows a worker is ready. */
+    public static String firstLine(Process p, int seconds) throws Exception {
+        java.io.BufferedReader out = new java.io.BufferedReader(
+                new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return out.readLine();
+            } catch (IOException e) {
+                return "read failed: " + e;
+            }
+        }).get(seconds, TimeUnit.SECONDS);
+    }
+
     /** Attributes of a path inside the mount, not following a final symlink ({@code unix:*} view). */
     public java.util.Map<String, Object> stat(String relative) throws IOException {
         return Files.readAttributes(path(relative), "unix:*", java.nio.file.LinkOption.NOFOLLOW_LINKS);

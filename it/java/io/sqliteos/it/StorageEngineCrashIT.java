@@ -2,15 +2,11 @@ package io.sqliteos.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,14 +44,7 @@ class StorageEngineCrashIT {
             Process engine = new ProcessBuilder("java", "-cp", System.getProperty("java.class.path"),
                     MiniIsam.class.getName(), dir.toString(), mode, "1000000").redirectErrorStream(true).start();
             try {
-                BufferedReader out = new BufferedReader(new InputStreamReader(engine.getInputStream(), StandardCharsets.UTF_8));
-                String first = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return out.readLine();
-                    } catch (java.io.IOException e) {
-                        return e.toString();
-                    }
-                }).get(120, TimeUnit.SECONDS);
+                String first = MountedFs.firstLine(engine, 120);
                 assertThat(first).as("engine output (seed %d)", SEED).isEqualTo("started");
                 Thread.sleep(20 + random.nextInt(400));
             } finally {

@@ -255,15 +255,7 @@ class TransactionsIT {
         Process owner = fs.spawn(0, 0, "exec java -jar " + MountedFs.jar()
                 + " tx -- sh -c 'echo doomed > work/doomed; mkdir work/doomed-dir; echo ready; sleep 120'");
         try {
-            java.io.BufferedReader out = new java.io.BufferedReader(
-                    new java.io.InputStreamReader(owner.getInputStream(), StandardCharsets.UTF_8));
-            String first = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return out.readLine();
-                } catch (java.io.IOException e) {
-                    return "read failed: " + e;
-                }
-            }).get(60, TimeUnit.SECONDS);
+            String first = MountedFs.firstLine(owner, 60);
             assertThat(first).isEqualTo("ready");
             assertThat(fs.sh("ls work").ok().stdout()).isEmpty();
             owner.destroyForcibly(); // kill -9 of the transaction's owner

@@ -4,11 +4,8 @@ import io.sqliteos.db.Database;
 import io.sqliteos.db.IntegrityCheck;
 import io.sqliteos.db.StoreException;
 import io.sqliteos.fs.BlockLayout;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.sql.Connection;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -50,8 +47,7 @@ final class FsckCommand implements Callable<Integer> {
         if (mount != null) {
             temporary = Files.createTempDirectory("sqliteos-fsck-").resolve("snapshot.db");
             try {
-                Files.getFileAttributeView(mount, UserDefinedFileAttributeView.class).write("sqliteos.snapshot",
-                        ByteBuffer.wrap(temporary.toString().getBytes(StandardCharsets.UTF_8)));
+                ControlAttributes.set(mount, "snapshot", temporary.toString());
             } catch (java.io.IOException e) {
                 System.err.println("sqliteos fsck: cannot snapshot " + mount + ": " + e.getMessage());
                 return 2;

@@ -1,11 +1,8 @@
 package io.sqliteos.cli;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -33,9 +30,8 @@ final class SnapshotCommand implements Callable<Integer> {
             System.err.println("sqliteos snapshot: " + target + " exists; choose a new file");
             return 1;
         }
-        UserDefinedFileAttributeView view = Files.getFileAttributeView(mountPoint, UserDefinedFileAttributeView.class);
         try {
-            view.write("sqliteos.snapshot", ByteBuffer.wrap(target.toString().getBytes(StandardCharsets.UTF_8)));
+            ControlAttributes.set(mountPoint, "snapshot", target.toString());
         } catch (FileSystemException e) {
             System.err.println("sqliteos snapshot: failed: " + (e.getReason() != null ? e.getReason() : e.getMessage())
                     + " (see the daemon's log)");

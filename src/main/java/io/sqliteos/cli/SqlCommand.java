@@ -2,11 +2,7 @@ package io.sqliteos.cli;
 
 import io.sqliteos.db.ReadOnlyQuery;
 import io.sqliteos.db.StoreException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -51,10 +47,7 @@ final class SqlCommand implements Callable<Integer> {
         }
         Path database;
         try {
-            UserDefinedFileAttributeView view = Files.getFileAttributeView(anchor, UserDefinedFileAttributeView.class);
-            ByteBuffer buf = ByteBuffer.allocate(4096);
-            view.read("sqliteos.database", buf);
-            database = Path.of(new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8));
+            database = Path.of(ControlAttributes.get(anchor, "database"));
         } catch (java.io.IOException e) {
             System.err.println("sqliteos sql: cannot reach the database: " + e.getMessage()
                     + " (only root and the mount's owner may query it)");

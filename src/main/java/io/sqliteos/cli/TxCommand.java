@@ -1,12 +1,8 @@
 package io.sqliteos.cli;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -84,10 +80,6 @@ final class TxCommand implements Callable<Integer> {
 
     /** Sets user.sqliteos.tx on the anchor: the daemon sees this JVM as the tree's root. */
     static void control(Path anchor, String verb) throws IOException {
-        UserDefinedFileAttributeView view = Files.getFileAttributeView(anchor, UserDefinedFileAttributeView.class);
-        if (view == null) {
-            throw new IOException("extended attributes are not supported here");
-        }
-        view.write("sqliteos.tx", ByteBuffer.wrap(verb.getBytes(StandardCharsets.UTF_8)));
+        ControlAttributes.set(anchor, "tx", verb);
     }
 }
