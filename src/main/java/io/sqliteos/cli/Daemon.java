@@ -5,6 +5,8 @@ import io.sqliteos.db.IntegrityCheck;
 import io.sqliteos.fs.BlockLayout;
 import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fuse.FuseMount;
+import io.sqliteos.ipc.IpcServer;
+import io.sqliteos.ipc.IpcService;
 import io.sqliteos.tx.SessionRouter;
 import io.sqliteos.tx.TransactionAttributes;
 import io.sqliteos.tx.TransactionManager;
@@ -29,10 +31,12 @@ final class Daemon {
     private final boolean debug;
 
     private final boolean force;
+    private final Path ipcSocket;
 
     Daemon(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs, boolean debug,
-           boolean force) {
+           boolean force, Path ipcSocket) {
         this.force = force;
+        this.ipcSocket = ipcSocket;
         this.mountPoint = mountPoint;
         this.dbFile = dbFile;
         this.sizeBytes = sizeBytes;
@@ -77,6 +81,7 @@ final class Daemon {
         }, "sqliteos-shutdown");
         Runtime.getRuntime().addShutdownHook(unmountOnSignal);
         TransactionManager transactions = new TransactionManager(database, 200);
+        IpcServer ipc = null;
         try {
             var posix = POSIXFactory.getPOSIX();
             FileSystem fs = new FileSystem(new SessionRouter(database, transactions), sizeBytes);
@@ -87,6 +92,9 @@ final class Daemon {
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
                     new DatabaseLocationAttribute(database.file(), posix.getuid()));
             transactions.addListener((id, committed) -> fs.collectOrphans());
+            ipc = IpcServer.start(new IpcService(database.openIpcStore()),
+                    ipcSocket != null ? ipcSocket : IpcServer.defaultSocket(mountPoint), "rw-------");
+            log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
                     FuseMount.options(fuseOptions));
@@ -97,7 +105,14 @@ final class Daemon {
             log.error("the file system stopped with an error", e);
             System.err.println("sqliteos: " + e.getMessage());
             return 1;
+        } catch (java.io.IOException e) {
+            log.error("cannot start the IPC service: {}", e.getMessage());
+            System.err.println("sqliteos: cannot start the IPC service: " + e.getMessage());
+            return 1;
         } finally {
+            if (ipc != null) {
+                ipc.close();
+            }
             transactions.close();
             database.close();
             stopped.countDown();

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The {@code sqliteos} command. */
 @Command(name = "sqliteos", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "SQLiteOS: a file system and IPC service whose whole state lives in one SQLite database.",
-        subcommands = {MountCommand.class, UmountCommand.class, TxCommand.class, SnapshotCommand.class, FsckCommand.class, SqlCommand.class,
+        subcommands = {MountCommand.class, UmountCommand.class, TxCommand.class, SnapshotCommand.class, FsckCommand.class, SqlCommand.class, IpcCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -44,6 +44,10 @@ final class MountCommand implements Callable<Integer> {
             description = "How long a writer waits for the database before failing with EBUSY (default: ${DEFAULT-VALUE}).")
     long busyTimeoutMs;
 
+    @Option(names = "--ipc-socket", paramLabel = "PATH",
+            description = "Where the IPC service listens (default: /run/sqliteos/<mount point>.sock, owner-only).")
+    Path ipcSocket;
+
     @Option(names = "--force", description = "Mount a --db database even if fsck finds problems in it.")
     boolean force;
 
@@ -64,7 +68,7 @@ final class MountCommand implements Callable<Integer> {
         }
         long budget = size != null ? size : defaultSize();
         if (foreground) {
-            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug, force).run();
+            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug, force, ipcSocket).run();
         }
         return startInBackground(dir);
     }
@@ -117,6 +121,9 @@ final class MountCommand implements Callable<Integer> {
         if (force) {
             cmd.add("--force");
         }
+        if (ipcSocket != null) {
+            cmd.addAll(List.of("--ipc-socket", ipcSocket.toAbsolutePath().toString()));
+        }
         Process daemon = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)
@@ -127,6 +134,8 @@ final class MountCommand implements Callable<Integer> {
             if (MountPoints.isMounted(dir)) {
                 System.out.println("sqliteos: mounted " + (db == null ? "an in-memory file system" : db.toAbsolutePath())
                         + " on " + dir + " (daemon pid " + daemon.pid() + ", log " + log + ")");
+                System.out.println("sqliteos: IPC socket " + (ipcSocket != null ? ipcSocket.toAbsolutePath()
+                        : io.sqliteos.ipc.IpcServer.defaultSocket(dir)));
                 System.out.println("sqliteos: unmount with: sqliteos umount " + dir);
                 return 0;
             }

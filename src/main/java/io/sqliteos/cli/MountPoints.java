@@ -30,6 +30,11 @@ final class MountPoints {
 
     /** True when {@code path} lies inside a SQLiteOS mount (the innermost mount containing it). */
     static boolean insideSqliteos(Path path) {
+        return sqliteosMountOf(path) != null;
+    }
+
+    /** The SQLiteOS mount point that holds {@code path}, or null. */
+    static Path sqliteosMountOf(Path path) {
         String target = path.toAbsolutePath().normalize().toString();
         String best = null;
         String bestType = null;
@@ -49,9 +54,9 @@ final class MountPoints {
                 }
             }
         } catch (IOException e) {
-            return false;
+            return null;
         }
-        return "fuse.sqliteos".equals(bestType);
+        return "fuse.sqliteos".equals(bestType) ? Path.of(best) : null;
     }
 
     private static String unescape(String s) {

@@ -1,0 +1,201 @@
+package io.sqliteos.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.sqliteos.ipc.IpcClient;
+import io.sqliteos.ipc.IpcException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The IPC service of a real mount: CLI, Java client, redelivery, many clients, bad input. */
+class IpcIT {
+
+    static final int MESSAGES = Integer.getInteger("sqliteos.ipc.messages", 100_000);
+
+    static MountedFs fs;
+    static Path socket;
+
+    @BeforeAll
+    static void mount() throws Exception {
+        socket = Files.createTempDirectory("sqliteos-ipc-").resolve("ipc.sock");
+        fs = MountedFs.start("--ipc-socket", socket.toString());
+    }
+
+    @AfterAll
+    static void unmount() throws Exception {
+        fs.close();
+        assertThat(Files.exists(socket)).as("the socket is removed at unmount").isFalse();
+        Files.deleteIfExists(socket.getParent());
+    }
+
+    static MountedFs.Result ipc(String script) throws Exception {
+        return fs.sh("J='java -jar " + MountedFs.jar() + "'; " + script);
+    }
+
+    @Test
+    void theSocketIsOwnerOnly() throws Exception {
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void shellPipelinesSendAndReceive() throws Exception {
+        String sock = " --socket " + socket;
+        ipc("$J ipc create jobs" + sock).ok();
+        ipc("printf 'one\\ntwo\\nthree\\n' | $J ipc send --lines jobs" + sock + " && echo payload | $J ipc send jobs" + sock).ok();
+        assertThat(ipc("$J ipc ls" + sock).ok().stdout()).containsPattern("jobs\\s+queue\\s+0\\s+600\\s+4\\s+0");
+        assertThat(ipc("$J ipc recv jobs -n 3 --lines" + sock + " | tr a-z A-Z").ok().stdout()).isEqualTo("ONE\nTWO\nTHREE\n");
+        assertThat(ipc("$J ipc recv jobs" + sock).ok().stdout()).isEqualTo("payload\n");
+        assertThat(ipc("$J ipc recv jobs --timeout 100" + sock).exitCode()).isEqualTo(3);
+        MountedFs.Result unknown = ipc("$J ipc send nowhere x" + sock);
+        assertThat(unknown.exitCode()).isEqualTo(1);
+        assertThat(unknown.stderr()).contains("NOCHANNEL");
+        ipc("$J ipc rm jobs" + sock).ok();
+        assertThat(ipc("$J ipc ls" + sock).ok().stdout()).doesNotContain("jobs");
+    }
+
+    @Test
+    void aWaitingReceiverWakesOnSend() throws Exception {
+        try (IpcClient a = new IpcClient(socket); IpcClient b = new IpcClient(socket)) {
+            a.create("wake", 0600);
+            Future<IpcClient.Message> waiting = Executors.newSingleThreadExecutor().submit(() -> b.receive("wake", 30_000));
+            Thread.sleep(200);
+            assertThat(waiting.isDone()).isFalse();
+            a.send("wake", "now".getBytes());
+            assertThat(new String(waiting.get(10, TimeUnit.SECONDS).body())).isEqualTo("now");
+        }
+    }
+
+    @Test
+    void eightProducersAndEightConsumersLoseAndDuplicateNothingEvenWhenConsumersDie() throws Exception {
+        try (IpcClient admin = new IpcClient(socket)) {
+            admin.create("work", 0600);
+        }
+        int producers = 8;
+        int consumers = 8;
+        ConcurrentHashMap<String, Integer> acked = new ConcurrentHashMap<>();
+        AtomicInteger redeliverable = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(producers + consumers);
+        List<Future<?>> jobs = new ArrayList<>();
+        for (int p = 0; p < producers; p++) {
+            int producer = p;
+            jobs.add(pool.submit(() -> {
+                try (IpcClient c = new IpcClient(socket)) {
+                    for (int i = producer; i < MESSAGES; i += producers) {
+                        c.send("work", ("m" + i).getBytes(StandardCharsets.UTF_8));
+                    }
+                }
+                return null;
+            }));
+        }
+        for (int k = 0; k < consumers; k++) {
+            boolean dies = k < 2; // two consumers vanish mid-stream holding unacknowledged messages
+            jobs.add(pool.submit(() -> {
+                while (acked.size() < MESSAGES) {
+                    try (IpcClient c = new IpcClient(socket)) {
+                        int taken = 0;
+                        while (acked.size() < MESSAGES) {
+                            IpcClient.Message m = c.receive("work", 200);
+                            if (m == null) {
+                                continue;
+                            }
+                            taken++;
+                            if (dies && taken % 500 == 0) {
+                                redeliverable.incrementAndGet();
+                                break; // disconnect without acknowledging: the message must come back
+                            }
+                            c.ack(m.id());
+                            acked.merge(new String(m.body(), StandardCharsets.UTF_8), 1, Integer::sum);
+                        }
+                    }
+                }
+                return null;
+            }));
+        }
+        for (Future<?> job : jobs) {
+            job.get(10, TimeUnit.MINUTES);
+        }
+        pool.shutdown();
+        assertThat(acked).hasSize(MESSAGES);
+        assertThat(acked.values()).allMatch(n -> n == 1);
+        assertThat(redeliverable.get()).isPositive();
+        try (IpcClient admin = new IpcClient(socket)) {
+            IpcClient.ChannelInfo work = admin.list().stream().filter(c -> c.name().equals("work")).findFirst().orElseThrow();
+            assertThat(work.waiting()).isZero();
+            assertThat(work.inFlight()).isZero();
+        }
+    }
+
+    @Test
+    void badRequestsGetClearErrorsAndTheDaemonServesOthers() throws Exception {
+        try (IpcClient c = new IpcClient(socket)) {
+            c.create("sturdy", 0600);
+            assertThatThrownBy(() -> c.create("sturdy", 0600)).isInstanceOf(IpcException.class).hasMessageContaining("exists");
+            assertThatThrownBy(() -> c.create("bad/name", 0600)).isInstanceOf(IpcException.class);
+        }
+        assertThat(rawExchange("HELLO there\n")).startsWith("ERR BADREQUEST");
+        assertThat(rawExchange("SEND sturdy 99999999999\n")).startsWith("ERR TOOBIG");
+        assertThat(rawExchange("X".repeat(10_000) + "\n")).startsWith("ERR BADREQUEST");
+        assertThat(rawExchange("ACK 12345\n")).startsWith("ERR NOTHELD");
+        // a client that dies inside a message body leaves nothing behind
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            Channels.newOutputStream(ch).write("SEND sturdy 1000\nonly part".getBytes());
+        }
+        // thousands of idle connections do not stop the service
+        List<SocketChannel> idle = new ArrayList<>();
+        try {
+            for (int i = 0; i < 1000; i++) {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                ch.connect(UnixDomainSocketAddress.of(socket));
+                idle.add(ch);
+            }
+            try (IpcClient c = new IpcClient(socket)) {
+                c.send("sturdy", "still here".getBytes());
+                assertThat(new String(c.receive("sturdy", 5000).body())).isEqualTo("still here");
+                IpcClient.ChannelInfo info = c.list().stream().filter(x -> x.name().equals("sturdy")).findFirst().orElseThrow();
+                assertThat(info.waiting()).as("the torn message was never stored").isZero();
+            }
+        } finally {
+            for (SocketChannel ch : idle) {
+                ch.close();
+            }
+        }
+        assertThat(fs.daemon().isAlive()).isTrue();
+    }
+
+    /** Sends raw bytes and returns the first reply line. */
+    static String rawExchange(String request) throws Exception {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            OutputStream out = Channels.newOutputStream(ch);
+            out.write(request.getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            InputStream in = Channels.newInputStream(ch);
+            StringBuilder line = new StringBuilder();
+            for (int b = in.read(); b >= 0 && b != '\n'; b = in.read()) {
+                line.append((char) b);
+            }
+            return line.toString();
+        }
+    }
+}
