@@ -270,28 +270,26 @@ public final class Database implements AutoCloseable {
 
     /** One write transaction on the writer; the caller holds the write lock. */
     private <T> T writeOnce(Function<Store, T> work) {
-        {
-            writer.begin(true);
-            boolean committed = false;
-            boolean databaseFailed = false;
-            try {
-                T result = work.apply(writer);
-                writer.commit();
-                committed = true;
-                checkpointer.committed();
-                return result;
-            } catch (StoreException e) {
-                databaseFailed = true;
-                throw e;
-            } finally {
-                if (!committed) {
-                    rollbackQuietly(writer);
-                }
-                if (databaseFailed) {
-                    // after SQLITE_FULL and the like SQLite has rolled back on its own and
-                    // the cached statements may be unusable: start them afresh
-                    writer.resetStatements();
-                }
+        writer.begin(true);
+        boolean committed = false;
+        boolean databaseFailed = false;
+        try {
+            T result = work.apply(writer);
+            writer.commit();
+            committed = true;
+            checkpointer.committed();
+            return result;
+        } catch (StoreException e) {
+            databaseFailed = true;
+            throw e;
+        } finally {
+            if (!committed) {
+                rollbackQuietly(writer);
+            }
+            if (databaseFailed) {
+                // after SQLITE_FULL and the like SQLite has rolled back on its own and
+                // the cached statements may be unusable: start them afresh
+                writer.resetStatements();
             }
         }
     }
