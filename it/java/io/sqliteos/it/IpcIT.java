@@ -74,6 +74,49 @@ class IpcIT {
     }
 
     @Test
+    void leasedMessagesAreAcknowledgedFromAnotherCommandOrComeBack() throws Exception {
+        String sock = " --socket " + socket;
+        ipc("$J ipc create tasks" + sock + " && $J ipc send tasks build" + sock + " && $J ipc send tasks test" + sock).ok();
+        // the shell pattern: take a task, work on it, acknowledge it in a later command
+        String first = ipc("$J ipc recv tasks --lease 60000 --print-id" + sock).ok().stdout();
+        String id = first.substring(0, first.indexOf('\n'));
+        assertThat(first.substring(first.indexOf('\n') + 1)).isEqualTo("build");
+        ipc("$J ipc ack " + id + sock).ok();
+        MountedFs.Result again = ipc("$J ipc ack " + id + sock);
+        assertThat(again.exitCode()).isEqualTo(1);
+        assertThat(again.stderr()).contains("NOTHELD");
+        // a lease that runs out puts the message back
+        assertThat(ipc("$J ipc recv tasks --lease 3000" + sock).ok().stdout()).isEqualTo("test");
+        assertThat(ipc("$J ipc recv tasks --timeout 0" + sock).exitCode()).as("held by the lease").isEqualTo(3);
+        assertThat(ipc("$J ipc recv tasks --timeout 10000" + sock).ok().stdout()).as("back after the lease").isEqualTo("test");
+    }
+
+    @Test
+    void sqlOverTheSocketIsReadOnlyAndFormatted() throws Exception {
+        String sock = " --socket " + socket;
+        ipc("$J ipc create metrics" + sock + " && $J ipc send metrics a" + sock + " && $J ipc send metrics b" + sock).ok();
+        String query = "\"SELECT c.name, count(m.id) AS waiting FROM ipc_channel c JOIN ipc_message m ON m.channel = c.name"
+                + " WHERE c.name = 'metrics' GROUP BY c.name\"";
+        assertThat(ipc("$J sql" + sock + " " + query).ok().stdout())
+                .isEqualTo("name     waiting\n-------  -------\nmetrics  2\n(1 row)\n");
+        assertThat(ipc("$J sql --csv" + sock + " " + query).ok().stdout()).isEqualTo("name,waiting\nmetrics,2\n");
+        assertThat(ipc("$J sql --json" + sock + " " + query).ok().stdout())
+                .isEqualTo("[\n  {\"name\": \"metrics\", \"waiting\": \"2\"}\n]\n");
+        MountedFs.Result write = ipc("$J sql" + sock + " \"DELETE FROM ipc_message\"");
+        assertThat(write.exitCode()).isEqualTo(2);
+        assertThat(write.stderr()).contains("refused");
+        assertThat(ipc("$J sql --max-rows 1" + sock + " \"SELECT name FROM ipc_channel\"").ok().stderr()).contains("--max-rows");
+        try (IpcClient c = new IpcClient(socket)) {
+            assertThatThrownBy(() -> c.sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
+                    "table", 10, 300)).isInstanceOf(IpcException.class).hasMessageContaining("stopped after 300 ms");
+            assertThatThrownBy(() -> c.sql("ATTACH '/tmp/x.db' AS x", "csv", 10, 1000)).isInstanceOf(IpcException.class)
+                    .hasMessageContaining("refused");
+            assertThat(c.sql("SELECT count(*) AS n FROM ipc_message WHERE channel = 'metrics'", "csv", 10, 1000).text())
+                    .isEqualTo("n\n2\n");
+        }
+    }
+
+    @Test
     void aWaitingReceiverWakesOnSend() throws Exception {
         try (IpcClient a = new IpcClient(socket); IpcClient b = new IpcClient(socket)) {
             a.create("wake", 0600);
@@ -185,6 +228,10 @@ class IpcIT {
 
     /** Sends raw bytes and returns the first reply line. */
     static String rawExchange(String request) throws Exception {
+        return rawExchange(socket, request);
+    }
+
+    static String rawExchange(Path socket, String request) throws Exception {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             OutputStream out = Channels.newOutputStream(ch);

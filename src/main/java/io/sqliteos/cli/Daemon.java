@@ -92,7 +92,7 @@ final class Daemon {
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
                     new DatabaseLocationAttribute(database.file(), posix.getuid()));
             transactions.addListener((id, committed) -> fs.collectOrphans());
-            ipc = IpcServer.start(new IpcService(database.openIpcStore()),
+            ipc = IpcServer.start(new IpcService(database, transactions, posix.getuid()),
                     ipcSocket != null ? ipcSocket : IpcServer.defaultSocket(mountPoint), "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",

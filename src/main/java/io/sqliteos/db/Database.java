@@ -166,15 +166,6 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** The IPC tables on a connection of their own; the caller closes it. */
-    public IpcStore openIpcStore() {
-        try {
-            return new IpcStore(connect());
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
-    }
-
     /** A new connection for one owner (a transaction session); the caller closes it. */
     public Store openStore() {
         try {

@@ -59,7 +59,7 @@ public final class ReadOnlyQuery {
         return sql.replaceAll("'(?:[^']|'')*'", "''").replaceAll("\"(?:[^\"]|\"\")*\"", "\"\"");
     }
 
-    public static Result run(Path database, String sql, int maxRows, int timeoutSeconds) {
+    public static Result run(Path database, String sql, int maxRows, long timeoutMillis) {
         String refused = refusal(sql);
         if (refused != null) {
             throw new IllegalArgumentException(refused);
@@ -80,7 +80,7 @@ public final class ReadOnlyQuery {
                         // the statement has finished
                     }
                 }
-            }, timeoutSeconds * 1000L);
+            }, Math.max(1, timeoutMillis));
             try (ResultSet rs = st.executeQuery(sql)) {
                 ResultSetMetaData md = rs.getMetaData();
                 List<String> columns = new ArrayList<>();

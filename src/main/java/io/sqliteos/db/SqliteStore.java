@@ -523,6 +523,230 @@ final class SqliteStore implements Store {
         }
     }
 
+    // --- IPC channels and messages -----------------------------------------------------
+
+    private static final String CHANNEL_COLUMNS = "SELECT c.name, c.kind, c.owner_uid, c.mode, coalesce(c.capacity, 0),"
+            + " CASE c.kind WHEN 'pipe' THEN (SELECT coalesce(sum(length(m.body)), 0) FROM ipc_message m WHERE m.channel = c.name)"
+            + " ELSE (SELECT count(*) FROM ipc_message m WHERE m.channel = c.name AND m.receiver IS NULL) END,"
+            + " (SELECT count(*) FROM ipc_message m WHERE m.channel = c.name AND m.receiver IS NOT NULL)"
+            + " FROM ipc_channel c";
+
+    private static ChannelRow channelRow(ResultSet rs) throws SQLException {
+        return new ChannelRow(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getInt(4), rs.getLong(5),
+                rs.getLong(6), rs.getLong(7));
+    }
+
+    @Override
+    public boolean insertChannel(String name, String kind, int ownerUid, int mode, long capacity, long createdNs) {
+        try {
+            PreparedStatement ps = sql("INSERT OR IGNORE INTO ipc_channel (name, kind, owner_uid, mode, created_ns, capacity)"
+                    + " VALUES (?, ?, ?, ?, ?, ?)");
+            ps.setString(1, name);
+            ps.setString(2, kind);
+            ps.setInt(3, ownerUid);
+            ps.setInt(4, mode);
+            ps.setLong(5, createdNs);
+            if (capacity > 0) {
+                ps.setLong(6, capacity);
+            } else {
+                ps.setNull(6, java.sql.Types.INTEGER);
+            }
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public ChannelRow channel(String name) {
+        try {
+            PreparedStatement ps = sql(CHANNEL_COLUMNS + " WHERE c.name = ?");
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? channelRow(rs) : null;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public List<ChannelRow> channels() {
+        try (ResultSet rs = sql(CHANNEL_COLUMNS + " ORDER BY c.name").executeQuery()) {
+            List<ChannelRow> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add(channelRow(rs));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public boolean deleteChannel(String name) {
+        try {
+            PreparedStatement messages = sql("DELETE FROM ipc_message WHERE channel = ?");
+            messages.setString(1, name);
+            messages.executeUpdate();
+            PreparedStatement channel = sql("DELETE FROM ipc_channel WHERE name = ?");
+            channel.setString(1, name);
+            return channel.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public long appendMessage(String channel, byte[] body, long sentNs) {
+        try {
+            PreparedStatement ps = sql("INSERT INTO ipc_message (channel, body, sent_ns) VALUES (?, ?, ?)");
+            ps.setString(1, channel);
+            ps.setBytes(2, body);
+            ps.setLong(3, sentNs);
+            ps.executeUpdate();
+            return singleLong("SELECT last_insert_rowid()");
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public boolean anyWaiting(String channel) {
+        try {
+            PreparedStatement ps = sql("SELECT 1 FROM ipc_message WHERE channel = ? AND receiver IS NULL LIMIT 1");
+            ps.setString(1, channel);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public MessageRow claimMessage(String channel, String holder, long nowNs, long leaseUntilNs) {
+        try {
+            PreparedStatement ps = sql("UPDATE ipc_message SET receiver = ?, received_ns = ?, lease_until_ns = ?"
+                    + " WHERE id = (SELECT id FROM ipc_message WHERE channel = ? AND receiver IS NULL ORDER BY id LIMIT 1)"
+                    + " RETURNING id, body");
+            ps.setString(1, holder);
+            ps.setLong(2, nowNs);
+            if (leaseUntilNs > 0) {
+                ps.setLong(3, leaseUntilNs);
+            } else {
+                ps.setNull(3, java.sql.Types.INTEGER);
+            }
+            ps.setString(4, channel);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new MessageRow(rs.getLong(1), rs.getBytes(2)) : null;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public boolean deleteHeldMessage(long id, String holder) {
+        try {
+            PreparedStatement ps = sql("DELETE FROM ipc_message WHERE id = ? AND receiver = ?");
+            ps.setLong(1, id);
+            ps.setString(2, holder);
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public int releaseHeld(String holder) {
+        try {
+            PreparedStatement ps = sql("UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL"
+                    + " WHERE receiver = ?");
+            ps.setString(1, holder);
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public int releaseAllHeld() {
+        try {
+            return sql("UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL"
+                    + " WHERE receiver IS NOT NULL").executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public int releaseExpiredLeases(long nowNs) {
+        try {
+            PreparedStatement ps = sql("UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL"
+                    + " WHERE lease_until_ns IS NOT NULL AND lease_until_ns <= ?");
+            ps.setLong(1, nowNs);
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public long nextLeaseEnd() {
+        return singleLong("SELECT coalesce(min(lease_until_ns), 0) FROM ipc_message WHERE lease_until_ns IS NOT NULL");
+    }
+
+    @Override
+    public long pipeBytes(String channel) {
+        try {
+            PreparedStatement ps = sql("SELECT coalesce(sum(length(body)), 0) FROM ipc_message WHERE channel = ?");
+            ps.setString(1, channel);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public byte[] takePipeBytes(String channel, int max) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(Math.min(max, 1 << 16));
+        try {
+            PreparedStatement oldest = sql("SELECT id, body FROM ipc_message WHERE channel = ? ORDER BY id LIMIT 1");
+            while (out.size() < max) {
+                oldest.setString(1, channel);
+                long id;
+                byte[] chunk;
+                try (ResultSet rs = oldest.executeQuery()) {
+                    if (!rs.next()) {
+                        break;
+                    }
+                    id = rs.getLong(1);
+                    chunk = rs.getBytes(2);
+                }
+                int want = max - out.size();
+                if (chunk.length <= want) {
+                    out.write(chunk, 0, chunk.length);
+                    PreparedStatement gone = sql("DELETE FROM ipc_message WHERE id = ?");
+                    gone.setLong(1, id);
+                    gone.executeUpdate();
+                } else {
+                    // a partial read keeps the rest of the chunk at the front of the stream
+                    out.write(chunk, 0, want);
+                    PreparedStatement rest = sql("UPDATE ipc_message SET body = ? WHERE id = ?");
+                    rest.setBytes(1, java.util.Arrays.copyOfRange(chunk, want, chunk.length));
+                    rest.setLong(2, id);
+                    rest.executeUpdate();
+                }
+            }
+            return out.toByteArray();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
     /** Drops the cached statements, e.g. after a failure that may have left them unusable. */
     void resetStatements() {
         for (PreparedStatement ps : statements.values()) {

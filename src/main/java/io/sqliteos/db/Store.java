@@ -9,7 +9,7 @@ import java.util.function.Consumer;
  * can stand behind it. A Store is one connection: it is used by one thread at
  * a time, and every call runs inside the transaction the owner has begun.
  */
-public interface Store extends AutoCloseable {
+public interface Store extends MessageStore, AutoCloseable {
 
     // --- transaction control -------------------------------------------------
 

@@ -1,6 +1,5 @@
 package io.sqliteos.ipc;
 
-import io.sqliteos.db.IpcStore;
 import io.sqliteos.db.StoreException;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -8,28 +7,30 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.atomic.AtomicLong;
-import jdk.net.ExtendedSocketOptions;
-import jnr.posix.POSIX;
-import jnr.posix.POSIXFactory;
-import jnr.posix.Passwd;
+import io.sqliteos.db.MessageStore;
+import io.sqliteos.db.ReadOnlyQuery;
+import io.sqliteos.query.ResultFormat;
+import io.sqliteos.tx.TransactionManager;
+import jnr.unixsocket.Credentials;
+import jnr.unixsocket.UnixServerSocketChannel;
+import jnr.unixsocket.UnixSocketAddress;
+import jnr.unixsocket.UnixSocketChannel;
+import jnr.unixsocket.UnixSocketOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The IPC service on a Unix domain socket (owner-only by default), one thread
  * per connection, speaking the line protocol of docs/ipc-protocol.md. Who the
- * peer is comes from the kernel (SO_PEERCRED), never from the request.
+ * peer is (user and process) comes from the kernel (SO_PEERCRED) when it
+ * connects, never from a request.
  */
 public final class IpcServer implements AutoCloseable {
 
@@ -38,14 +39,13 @@ public final class IpcServer implements AutoCloseable {
 
     private final IpcService service;
     private final Path socket;
-    private final ServerSocketChannel server;
+    private final UnixServerSocketChannel server;
     private final Thread acceptor;
     private final AtomicLong connections = new AtomicLong();
     private final String instance = Long.toHexString(System.nanoTime());
-    private final POSIX posix = POSIXFactory.getPOSIX();
     private volatile boolean closed;
 
-    private IpcServer(IpcService service, Path socket, ServerSocketChannel server) {
+    private IpcServer(IpcService service, Path socket, UnixServerSocketChannel server) {
         this.service = service;
         this.socket = socket;
         this.server = server;
@@ -72,7 +72,7 @@ public final class IpcServer implements AutoCloseable {
     public static IpcServer start(IpcService service, Path socket, String permissions) throws IOException {
         Files.createDirectories(socket.toAbsolutePath().getParent());
         if (Files.exists(socket)) {
-            try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            try (UnixSocketChannel probe = UnixSocketChannel.open(new UnixSocketAddress(socket.toFile()))) {
                 throw new IOException("another daemon serves " + socket);
             } catch (IOException e) {
                 if (e.getMessage() != null && e.getMessage().startsWith("another daemon")) {
@@ -84,8 +84,8 @@ public final class IpcServer implements AutoCloseable {
         // bind under a temporary name, set the permissions, then rename: never reachable with looser ones
         Path staging = socket.resolveSibling(".staging-" + socket.getFileName() + "-" + ProcessHandle.current().pid());
         Files.deleteIfExists(staging);
-        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(staging));
+        UnixServerSocketChannel server = UnixServerSocketChannel.open();
+        server.socket().bind(new UnixSocketAddress(staging.toFile()), 512);
         Files.setPosixFilePermissions(staging, PosixFilePermissions.fromString(permissions));
         Files.move(staging, socket, StandardCopyOption.ATOMIC_MOVE);
         IpcServer s = new IpcServer(service, socket, server);
@@ -100,7 +100,10 @@ public final class IpcServer implements AutoCloseable {
     private void acceptLoop() {
         while (!closed) {
             try {
-                SocketChannel client = server.accept();
+                UnixSocketChannel client = server.accept();
+                if (client == null) {
+                    continue;
+                }
                 long n = connections.incrementAndGet();
                 Thread t = new Thread(null, () -> serve(client, n), "sqliteos-ipc-" + n, 256 << 10);
                 t.setDaemon(true);
@@ -113,22 +116,12 @@ public final class IpcServer implements AutoCloseable {
         }
     }
 
-    private int peerUid(SocketChannel client) throws IOException {
-        String user = client.getOption(ExtendedSocketOptions.SO_PEERCRED).user().getName();
-        if (user.matches("\\d+")) {
-            return Integer.parseInt(user);
-        }
-        Passwd pw = posix.getpwnam(user);
-        if (pw == null) {
-            throw new IOException("unknown peer user " + user);
-        }
-        return (int) pw.getUID();
-    }
-
-    private void serve(SocketChannel client, long number) {
-        String receiver = instance + ":" + number;
+    private void serve(UnixSocketChannel client, long number) {
+        Peer peer = null;
         try (client) {
-            int uid = peerUid(client);
+            Credentials cred = client.getOption(UnixSocketOptions.SO_PEERCRED);
+            peer = new Peer(cred.getUid(), cred.getPid(), TransactionManager.processStartTime(cred.getPid()),
+                    instance + ":" + number);
             InputStream in = new BufferedInputStream(Channels.newInputStream(client), 65536);
             OutputStream out = new BufferedOutputStream(Channels.newOutputStream(client), 65536);
             while (!closed) {
@@ -138,11 +131,11 @@ public final class IpcServer implements AutoCloseable {
                     if (line == null) {
                         return;
                     }
-                    handle(line, in, out, uid, receiver);
+                    handle(line, in, out, peer);
                 } catch (IpcException e) {
                     reply(out, "ERR " + e.code() + " " + e.getMessage());
                     if (e.code() == IpcException.Code.BADREQUEST || e.code() == IpcException.Code.TOOBIG) {
-                        log.info("ipc connection {} (uid {}) dropped: {}", number, uid, e.getMessage());
+                        log.info("ipc connection {} (uid {}, pid {}) dropped: {}", number, peer.uid(), peer.pid(), e.getMessage());
                         return; // the framing can no longer be trusted
                     }
                 } catch (StoreException e) {
@@ -159,7 +152,9 @@ public final class IpcServer implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("ipc connection {} failed", number, e);
         } finally {
-            service.release(receiver);
+            if (peer != null) {
+                service.disconnected(peer);
+            }
         }
     }
 
@@ -168,62 +163,139 @@ public final class IpcServer implements AutoCloseable {
         return sp < 0 ? line : line.substring(0, sp);
     }
 
-    private void handle(String line, InputStream in, OutputStream out, int uid, String receiver)
+    private void handle(String line, InputStream in, OutputStream out, Peer peer)
             throws IOException, InterruptedException {
         String[] w = line.split(" ");
         switch (w[0]) {
             case "PING" -> reply(out, "OK");
+            case "TX" -> {
+                args(w, 1, 1);
+                long tx = service.transactionId(peer);
+                reply(out, tx == 0 ? "OK none" : "OK " + tx);
+            }
             case "CREATE" -> {
-                args(w, 2, 3);
-                service.create(uid, w[1], w.length == 3 ? parseOctal(w[2]) : 0600);
+                args(w, 2, 5);
+                int mode = w.length >= 3 ? parseOctal(w[2]) : 0600;
+                String kind = w.length >= 4 ? w[3] : "queue";
+                if (!kind.equals("queue") && !kind.equals("pipe")) {
+                    throw new IpcException(IpcException.Code.BADREQUEST, "a channel is a queue or a pipe, not " + kind);
+                }
+                if (w.length == 5 && kind.equals("queue")) {
+                    throw new IpcException(IpcException.Code.BADREQUEST, "only pipes have a capacity");
+                }
+                long capacity = w.length == 5 ? parseLong(w[4]) : IpcService.DEFAULT_PIPE_CAPACITY;
+                service.create(peer, w[1], mode, kind.equals("pipe"), capacity);
                 reply(out, "OK");
             }
             case "DELETE" -> {
                 args(w, 2, 2);
-                service.delete(uid, w[1]);
+                service.delete(peer, w[1]);
                 reply(out, "OK");
             }
             case "LIST" -> {
                 args(w, 1, 1);
-                var channels = service.list();
+                var channels = service.list(peer);
                 StringBuilder sb = new StringBuilder("OK " + channels.size());
-                for (IpcStore.Channel c : channels) {
+                for (MessageStore.ChannelRow c : channels) {
                     sb.append('\n').append(c.name()).append(' ').append(c.kind()).append(' ').append(c.ownerUid())
                             .append(' ').append(Integer.toOctalString(c.mode())).append(' ').append(c.waiting())
-                            .append(' ').append(c.inFlight());
+                            .append(' ').append(c.inFlight()).append(' ').append(c.capacity());
                 }
                 reply(out, sb.toString());
             }
             case "SEND" -> {
                 args(w, 3, 3);
-                long length = parseLong(w[2]);
-                if (length < 0 || length > IpcService.MAX_MESSAGE) {
-                    throw new IpcException(IpcException.Code.TOOBIG, "messages are limited to " + IpcService.MAX_MESSAGE + " bytes");
-                }
-                byte[] body = in.readNBytes((int) length);
-                if (body.length != length) {
-                    throw new EOFException("connection closed inside a message body");
-                }
-                reply(out, "OK " + service.send(uid, w[1], body));
+                reply(out, "OK " + service.send(peer, w[1], body(in, w[2])));
             }
             case "RECV" -> {
-                args(w, 3, 3);
-                IpcStore.Message m = service.receive(uid, w[1], receiver, parseLong(w[2]));
+                args(w, 3, 4);
+                long lease = w.length == 4 ? parseLong(w[3]) : 0;
+                MessageStore.MessageRow m = service.receive(peer, w[1], parseLong(w[2]), lease);
                 if (m == null) {
                     reply(out, "NONE");
                 } else {
-                    out.write(("MSG " + m.id() + " " + m.body().length + "\n").getBytes(StandardCharsets.US_ASCII));
-                    out.write(m.body());
-                    out.flush();
+                    replyWithBody(out, "MSG " + m.id() + " " + m.body().length, m.body());
                 }
             }
             case "ACK" -> {
                 args(w, 2, 2);
-                service.ack(receiver, parseLong(w[1]));
+                service.ack(peer, parseLong(w[1]));
                 reply(out, "OK");
+            }
+            case "OPEN" -> {
+                args(w, 3, 3);
+                if (!w[2].equals("read") && !w[2].equals("write")) {
+                    throw new IpcException(IpcException.Code.BADREQUEST, "open a pipe to read or to write, not " + w[2]);
+                }
+                service.open(peer, w[1], w[2].equals("write"));
+                reply(out, "OK");
+            }
+            case "WRITE" -> {
+                args(w, 3, 3);
+                service.write(peer, w[1], body(in, w[2]));
+                reply(out, "OK");
+            }
+            case "READ" -> {
+                args(w, 4, 4);
+                byte[] data = service.read(peer, w[1], (int) Math.min(Integer.MAX_VALUE, parseLong(w[2])), parseLong(w[3]));
+                if (data == null) {
+                    reply(out, "NONE");
+                } else if (data.length == 0) {
+                    reply(out, "EOF");
+                } else {
+                    replyWithBody(out, "DATA " + data.length, data);
+                }
+            }
+            case "CLOSE" -> {
+                args(w, 2, 2);
+                service.closePipe(peer, w[1]);
+                reply(out, "OK");
+            }
+            case "SQL" -> {
+                args(w, 5, 5);
+                ResultFormat format = ResultFormat.named(w[1]);
+                if (format == null) {
+                    throw new IpcException(IpcException.Code.BADREQUEST, "SQL output is table, csv or json, not " + w[1]);
+                }
+                int maxRows = (int) Math.min(Integer.MAX_VALUE, parseLong(w[2]));
+                long timeout = parseLong(w[3]);
+                String query = new String(body(in, w[4]), StandardCharsets.UTF_8);
+                service.requireDatabaseReader(peer);
+                String refused = ReadOnlyQuery.refusal(query);
+                if (refused != null) {
+                    throw new IpcException(IpcException.Code.SQL, "refused: " + refused);
+                }
+                ReadOnlyQuery.Result r;
+                try {
+                    r = ReadOnlyQuery.run(service.databaseFile(), query, maxRows, timeout);
+                } catch (StoreException e) {
+                    boolean interrupted = String.valueOf(e.getMessage()).contains("SQLITE_INTERRUPT");
+                    throw new IpcException(IpcException.Code.SQL, interrupted ? "stopped after " + timeout + " ms" : e.getMessage());
+                }
+                byte[] text = format.render(r).getBytes(StandardCharsets.UTF_8);
+                replyWithBody(out, "ROWS " + r.rows().size() + " " + (r.truncated() ? "truncated" : "complete") + " " + text.length, text);
             }
             default -> throw new IpcException(IpcException.Code.BADREQUEST, "unknown request '" + w[0] + "'");
         }
+    }
+
+    /** The body announced by a LENGTH word: exactly that many bytes, at most a message's worth. */
+    private static byte[] body(InputStream in, String lengthWord) throws IOException {
+        long length = parseLong(lengthWord);
+        if (length < 0 || length > IpcService.MAX_MESSAGE) {
+            throw new IpcException(IpcException.Code.TOOBIG, "bodies are limited to " + IpcService.MAX_MESSAGE + " bytes");
+        }
+        byte[] body = in.readNBytes((int) length);
+        if (body.length != length) {
+            throw new EOFException("connection closed inside a body");
+        }
+        return body;
+    }
+
+    private static void replyWithBody(OutputStream out, String line, byte[] body) throws IOException {
+        out.write((line + "\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(body);
+        out.flush();
     }
 
     private static void args(String[] w, int min, int max) {

@@ -331,14 +331,44 @@ public final class TransactionManager implements AutoCloseable {
         });
     }
 
+    /** A process's transaction as a service acting for that process (such as IPC) sees it. */
+    public interface ProcessTransaction {
+        long id();
+
+        /** Runs one operation inside the transaction, whole or not at all (EROFS for a change in a read one). */
+        <T> T run(boolean write, Function<Store, T> work);
+    }
+
+    /** The start time of a process, to tell it later from another that reuses its id; -1 when it is gone. */
+    public static long processStartTime(long pid) {
+        return Procfs.startTime(pid);
+    }
+
     /**
-     * Runs {@code work} in the transaction of the process {@code pid} (or of the
-     * tree it belongs to), for services such as IPC that act for a process whose
-     * identity the kernel vouched for. Empty when it has no transaction.
+     * The transaction that process {@code pid} (started at {@code startTime})
+     * belongs to, by its own process or its tree, or null. The pid must come from
+     * the kernel (e.g. a socket's peer credentials), never from the client; a
+     * process that has exited, or a later one reusing its id, has none.
      */
-    public <T> Optional<T> runForProcess(long pid, boolean write, Function<Store, T> work) {
+    public ProcessTransaction transactionOfProcess(long pid, long startTime) {
+        if (!anyOpen() || !Procfs.alive(pid, startTime)) {
+            return null;
+        }
         Transaction t = find(new Caller(-1, -1, pid));
-        return t == null ? Optional.empty() : Optional.ofNullable(run(t, write, work));
+        if (t == null) {
+            return null;
+        }
+        return new ProcessTransaction() {
+            @Override
+            public long id() {
+                return t.id;
+            }
+
+            @Override
+            public <T> T run(boolean write, Function<Store, T> work) {
+                return TransactionManager.this.run(t, write, work);
+            }
+        };
     }
 
     private void reapOrphans() {
