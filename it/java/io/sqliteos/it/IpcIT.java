@@ -207,7 +207,7 @@ class IpcIT {
         // thousands of idle connections do not stop the service
         List<SocketChannel> idle = new ArrayList<>();
         try {
-            for (int i = 0; i < 1000; i++) {
+            for (int i = 0; i < 2000; i++) {
                 SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
                 ch.connect(UnixDomainSocketAddress.of(socket));
                 idle.add(ch);
@@ -224,6 +224,41 @@ class IpcIT {
             }
         }
         assertThat(fs.daemon().isAlive()).isTrue();
+    }
+
+    @Test
+    void aClientThatNeverReadsItsRepliesIsDroppedAndWhatItHeldComesBack() throws Exception {
+        int count = 20;
+        try (IpcClient c = new IpcClient(socket)) {
+            c.create("heavy", 0600);
+            for (int i = 0; i < count; i++) {
+                byte[] body = new byte[64 << 10];
+                java.util.Arrays.fill(body, (byte) i);
+                c.send("heavy", body);
+            }
+        }
+        try (SocketChannel stalled = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            stalled.connect(UnixDomainSocketAddress.of(socket));
+            // asks for every message and never reads a reply: the daemon blocks on it, then drops it
+            Channels.newOutputStream(stalled).write("RECV heavy 0\n".repeat(count).getBytes(StandardCharsets.US_ASCII));
+            try (IpcClient other = new IpcClient(socket)) {
+                MountedFs.eventually("the stalled client holds messages", () -> inFlight(other, "heavy") > 0);
+                other.create("meanwhile", 0600); // everyone else is served
+                // the daemon gives up after 10 s without progress (each partial write starts the clock again)
+                MountedFs.eventually("the stalled client is dropped", 60, () -> inFlight(other, "heavy") == 0);
+                java.util.Set<Byte> got = new java.util.HashSet<>();
+                for (IpcClient.Message m = other.receive("heavy", 1000); m != null; m = other.receive("heavy", 1000)) {
+                    assertThat(got.add(m.body()[0])).as("no message is delivered twice").isTrue();
+                    other.ack(m.id());
+                }
+                assertThat(got).as("none is lost").hasSize(count);
+            }
+        }
+        assertThat(fs.log()).contains("has read no reply bytes");
+    }
+
+    static long inFlight(IpcClient c, String channel) throws Exception {
+        return c.list().stream().filter(x -> x.name().equals(channel)).findFirst().orElseThrow().inFlight();
     }
 
     /** Sends raw bytes and returns the first reply line. */

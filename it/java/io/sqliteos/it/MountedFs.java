@@ -137,10 +137,15 @@ public final class MountedFs implements AutoCloseable {
      * asynchronously, so space freed at the last close shows a moment later.
      */
     public static void eventually(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        eventually(what, 20, condition);
+    }
+
+    /** Like {@link #eventually(String, java.util.concurrent.Callable)}, for effects with a known longer delay. */
+    public static void eventually(String what, int seconds, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!condition.call()) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("still not true after 20 s: " + what);
+                throw new AssertionError("still not true after " + seconds + " s: " + what);
             }
             Thread.sleep(20);
         }

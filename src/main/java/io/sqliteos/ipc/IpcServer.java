@@ -36,6 +36,8 @@ public final class IpcServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(IpcServer.class);
     static final int MAX_LINE = 4096;
+    /** A client that takes no reply bytes for this long is dropped, and what it held goes back. */
+    static final int REPLY_TIMEOUT_MS = 10_000;
 
     private final IpcService service;
     private final Path socket;
@@ -107,10 +109,21 @@ public final class IpcServer implements AutoCloseable {
                 long n = connections.incrementAndGet();
                 Thread t = new Thread(null, () -> serve(client, n), "sqliteos-ipc-" + n, 256 << 10);
                 t.setDaemon(true);
-                t.start();
-            } catch (IOException e) {
+                try {
+                    t.start();
+                } catch (OutOfMemoryError e) {
+                    client.close(); // no thread to serve it: the client sees the connection close
+                    throw e;
+                }
+            } catch (IOException | OutOfMemoryError e) {
                 if (!closed) {
+                    // e.g. out of descriptors or threads: refuse newcomers for a moment, keep serving the rest
                     log.warn("ipc accept failed: {}", e.getMessage());
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException ie) {
+                        return;
+                    }
                 }
             }
         }
@@ -122,8 +135,9 @@ public final class IpcServer implements AutoCloseable {
             Credentials cred = client.getOption(UnixSocketOptions.SO_PEERCRED);
             peer = new Peer(cred.getUid(), cred.getPid(), TransactionManager.processStartTime(cred.getPid()),
                     instance + ":" + number);
+            SendTimeout.set(client, REPLY_TIMEOUT_MS);
             InputStream in = new BufferedInputStream(Channels.newInputStream(client), 65536);
-            OutputStream out = new BufferedOutputStream(Channels.newOutputStream(client), 65536);
+            OutputStream out = new BufferedOutputStream(replies(client), 65536);
             while (!closed) {
                 String line = "";
                 try {
@@ -145,6 +159,8 @@ public final class IpcServer implements AutoCloseable {
             }
         } catch (EOFException e) {
             log.debug("ipc connection {} closed mid-request", number);
+        } catch (StalledClientException e) {
+            log.info("ipc connection {} (uid {}, pid {}) dropped: {}", number, peer.uid(), peer.pid(), e.getMessage());
         } catch (IOException e) {
             log.debug("ipc connection {}: {}", number, e.getMessage());
         } catch (InterruptedException e) {
@@ -156,6 +172,33 @@ public final class IpcServer implements AutoCloseable {
                 service.disconnected(peer);
             }
         }
+    }
+
+    /** A client that stopped reading its replies. */
+    private static final class StalledClientException extends IOException {
+        StalledClientException() {
+            super("it has read no reply bytes for " + REPLY_TIMEOUT_MS + " ms");
+        }
+    }
+
+    /** Replies to a client; a send that times out (SO_SNDTIMEO) means the client is not reading. */
+    private static OutputStream replies(UnixSocketChannel client) {
+        return new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b, off, len);
+                while (buf.hasRemaining()) {
+                    if (client.write(buf) <= 0) {
+                        throw new StalledClientException();
+                    }
+                }
+            }
+        };
     }
 
     private static String firstWord(String line) {
