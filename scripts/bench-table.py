@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Prints benchmark rows as tables with SQLiteOS's ratio to every other system.
+
+    bench-table.py RESULTS.tsv [OUT.json]
+
+RESULTS.tsv has lines "workload<TAB>system<TAB>value<TAB>unit<TAB>better".
+File-system workloads (against tmpfs and FUSE file systems) and IPC workloads
+(ipc_*, against a Unix pipe and a Unix socket) get a table each. With
+OUT.json, all rows are also written as JSON.
+"""
+import json
+import sys
+
+
+def print_table(workloads, systems, data):
+    others = [s for s in systems if s != "sqliteos"]
+    head = f"{'workload':<16} {'unit':<16}" + "".join(f"{s:>12}" for s in systems)
+    if "sqliteos" in systems:
+        head += "".join(f"{'vs ' + s:>15}" for s in others)
+    print()
+    print(head)
+    print("-" * len(head))
+    for name, unit, better in workloads:
+        line = f"{name:<16} {unit:<16}"
+        for s in systems:
+            v = data.get((name, s))
+            line += f"{v:>12.4g}" if v is not None else f"{'-':>12}"
+        for s in others if "sqliteos" in systems else []:
+            a, b = data.get((name, "sqliteos")), data.get((name, s))
+            if a and b:
+                # always "times as good": >1 means SQLiteOS is better
+                r = a / b if better == "higher" else b / a
+                line += f"{r:>14.3g}x"
+            else:
+                line += f"{'-':>15}"
+        print(line)
+
+
+def main():
+    rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+    systems, workloads, data = [], [], {}
+    for name, system, value, unit, better in rows:
+        if system not in systems:
+            systems.append(system)
+        if name not in [w[0] for w in workloads]:
+            workloads.append((name, unit, better))
+        data[(name, system)] = float(value)
+    # file-system and IPC workloads compare against different systems: one table each
+    groups = {}
+    for w in workloads:
+        groups.setdefault("ipc" if w[0].startswith("ipc_") else "fs", []).append(w)
+    for group in groups.values():
+        measured = [s for s in systems if any((w[0], s) in data for w in group)]
+        print_table(group, measured, data)
+    print("\nratios: SQLiteOS relative to each system, >1 means SQLiteOS is better (faster, or less memory/time)")
+    if len(sys.argv) > 2 and sys.argv[2]:
+        with open(sys.argv[2], "w") as f:
+            json.dump([{"workload": n, "system": s, "value": float(v), "unit": u, "better": b}
+                       for n, s, v, u, b in rows], f, indent=1)
+        print(f"wrote {sys.argv[2]}")
+
+
+if __name__ == "__main__":
+    main()
