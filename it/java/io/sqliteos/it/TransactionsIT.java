@@ -156,6 +156,23 @@ class TransactionsIT {
         reader.close();
     }
 
+    @Test
+    void namesTheKernelCachedBeforeTheTransactionDoNotLeakItsRenames() throws Exception {
+        assertThat(Sys.mkdir(fs.path("work/before"), 0755)).isZero();
+        // an outsider looks the name up: the kernel may cache it (names are cached between transactions)
+        assertThat(fs.sh("stat -c %F work/before").ok().stdout()).isEqualTo("directory\n");
+        assertThat(control("begin")).isZero();
+        assertThat(Sys.rename(fs.path("work/before"), fs.path("work/after"))).isZero();
+        // the kernel moved its cached name along with the rename; had it still been valid, the outsider's
+        // mkdir would fail with EEXIST without asking the daemon. It must see the committed state: no
+        // "after" (its mkdir meets the transaction's lock instead) and "before" still there
+        MountedFs.Result mkdir = fs.sh("mkdir work/after");
+        assertThat(mkdir.stderr()).doesNotContain("File exists").contains("Device or resource busy");
+        assertThat(fs.sh("test -d work/before && ! test -e work/after").exitCode()).isZero();
+        assertThat(control("commit")).isZero();
+        assertThat(fs.sh("test -d work/after && ! test -e work/before").exitCode()).isZero();
+    }
+
     private static String readAll(FileChannel ch) {
         try {
             ByteBuffer buf = ByteBuffer.allocate(4096);

@@ -32,9 +32,11 @@ final class Daemon {
 
     private final boolean force;
     private final Path ipcSocket;
+    private final double nameCacheSeconds;
 
     Daemon(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs, boolean debug,
-           boolean force, Path ipcSocket) {
+           boolean force, Path ipcSocket, double nameCacheSeconds) {
+        this.nameCacheSeconds = nameCacheSeconds;
         this.force = force;
         this.ipcSocket = ipcSocket;
         this.mountPoint = mountPoint;
@@ -92,13 +94,15 @@ final class Daemon {
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
                     new DatabaseLocationAttribute(database.file(), posix.getuid()));
             transactions.addListener((id, committed) -> fs.collectOrphans());
+            var nameCache = FuseMount.nameCache(nameCacheSeconds);
+            transactions.setCacheFence(nameCache);
             ipc = IpcServer.start(new IpcService(database, transactions, posix.getuid()),
                     ipcSocket != null ? ipcSocket : IpcServer.defaultSocket(mountPoint), "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
                     FuseMount.options(fuseOptions));
-            FuseMount.mountBlocking(fs, mountPoint, fuseOptions, debug);
+            FuseMount.mountBlocking(fs, mountPoint, fuseOptions, debug, nameCache);
             log.info("unmounted {}", mountPoint);
             return 0;
         } catch (RuntimeException e) {

@@ -44,6 +44,11 @@ final class MountCommand implements Callable<Integer> {
             description = "How long a writer waits for the database before failing with EBUSY (default: ${DEFAULT-VALUE}).")
     long busyTimeoutMs;
 
+    @Option(names = "--name-cache", paramLabel = "SECONDS", defaultValue = "0.2",
+            description = {"How long the kernel may cache names while no transaction is open (default: ${DEFAULT-VALUE};",
+                "0 never). A transaction's begin waits this long for cached names to expire."})
+    double nameCacheSeconds;
+
     @Option(names = "--ipc-socket", paramLabel = "PATH",
             description = "Where the IPC service listens (default: /run/sqliteos/<mount point>.sock, owner-only).")
     Path ipcSocket;
@@ -68,7 +73,11 @@ final class MountCommand implements Callable<Integer> {
         }
         long budget = size != null ? size : defaultSize();
         if (foreground) {
-            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug, force, ipcSocket).run();
+            if (!(nameCacheSeconds >= 0 && nameCacheSeconds <= 60)) {
+                System.err.println("sqliteos: --name-cache takes 0 to 60 seconds");
+                return 2;
+            }
+            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds).run();
         }
         return startInBackground(dir);
     }
@@ -105,7 +114,8 @@ final class MountCommand implements Callable<Integer> {
         cmd.addAll(daemonJvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         cmd.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "--foreground"));
-        cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs)));
+        cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs),
+                "--name-cache", Double.toString(nameCacheSeconds)));
         if (size != null) {
             cmd.addAll(List.of("--size", Long.toString(size)));
         }

@@ -13,14 +13,14 @@ public final class FuseMount {
      * removal of open files without hidden renames, and large requests.
      * Attributes are not cached: the kernel knows each name of a hard link as
      * its own inode, so a cached size, link count or time under one name would
-     * go stale when the file changes through another. Names are not cached
-     * either, so that a name created or removed inside another process's open
-     * transaction is never seen through the kernel's dentry cache.
+     * go stale when the file changes through another. Names start uncached;
+     * {@link NameCacheTimeouts} caches them while no transaction is open, and
+     * finds where to do so by the marker in ac_attr_timeout.
      */
     static final List<String> BASE_OPTIONS = List.of(
             "use_ino", "readdir_ino", "default_permissions", "hard_remove", "big_writes",
             "max_read=131072", "max_write=131072", "attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
-            "fsname=sqliteos", "subtype=sqliteos");
+            "ac_attr_timeout=" + NameCacheTimeouts.MARKER, "fsname=sqliteos", "subtype=sqliteos");
 
     private FuseMount() {}
 
@@ -31,9 +31,15 @@ public final class FuseMount {
         return all;
     }
 
+    /** The kernel name cache policy of a mount: names cached this long while no transaction is open. */
+    public static io.sqliteos.tx.CacheFence nameCache(double seconds) {
+        return new NameCacheTimeouts(seconds);
+    }
+
     /** Mounts and blocks until the file system is unmounted. */
-    public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug) {
-        SqliteosFuse fuse = new SqliteosFuse(fs);
+    public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
+                                     io.sqliteos.tx.CacheFence nameCache) {
+        SqliteosFuse fuse = new SqliteosFuse(fs, (NameCacheTimeouts) nameCache);
         List<String> args = new ArrayList<>();
         args.add("-o");
         args.add(String.join(",", options(userOptions)));

@@ -50,9 +50,11 @@ public final class SqliteosFuse extends FuseStubFS {
     private static final byte DIRECT_IO_BIT = 1;
 
     private final FileSystem fs;
+    private final NameCacheTimeouts nameCache;
 
-    public SqliteosFuse(FileSystem fs) {
+    SqliteosFuse(FileSystem fs, NameCacheTimeouts nameCache) {
         this.fs = fs;
+        this.nameCache = nameCache;
         Struct.getMemory(fuseOperations).putByte(flagsOffset(), (byte) (FLAG_NULLPATH_OK | FLAG_UTIME_OMIT_OK));
     }
 
@@ -86,6 +88,12 @@ public final class SqliteosFuse extends FuseStubFS {
             long at = DIRECT_IO_OFFSET;
             info.putByte(at, (byte) (info.getByte(at) | DIRECT_IO_BIT));
         }
+    }
+
+    @Override
+    public Pointer init(Pointer conn) {
+        nameCache.attach(getContext().fuse.get());
+        return null;
     }
 
     private Caller caller() {

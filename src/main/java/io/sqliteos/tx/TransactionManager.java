@@ -58,6 +58,7 @@ public final class TransactionManager implements AutoCloseable {
      */
     private volatile Map<Long, Optional<Transaction>> membership = new ConcurrentHashMap<>();
     private final ScheduledExecutorService reaper;
+    private volatile CacheFence cacheFence = CacheFence.NONE;
 
     public TransactionManager(Database database, long reapIntervalMillis) {
         this.database = database;
@@ -67,6 +68,11 @@ public final class TransactionManager implements AutoCloseable {
             return t;
         });
         reaper.scheduleWithFixedDelay(this::reapOrphans, reapIntervalMillis, reapIntervalMillis, TimeUnit.MILLISECONDS);
+    }
+
+    /** Set once at start, before any transaction: the kernel caches transactions must keep out of. */
+    public void setCacheFence(CacheFence fence) {
+        this.cacheFence = fence;
     }
 
     public void addListener(Listener listener) {
@@ -146,12 +152,26 @@ public final class TransactionManager implements AutoCloseable {
         if (owner <= 0 || start < 0) {
             throw new FsException(Errno.EINVAL, "cannot identify the calling " + scope.word());
         }
-        Store store = database.openStore();
+        CacheFence fence = cacheFence;
+        try {
+            fence.enter();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FsException(Errno.EINTR, "interrupted while the kernel's caches emptied");
+        }
+        Store store;
+        try {
+            store = database.openStore();
+        } catch (RuntimeException e) {
+            fence.exit();
+            throw e;
+        }
         try {
             store.begin(write);
             store.usedBytes(); // a first read pins the snapshot now
         } catch (StoreException e) {
             store.close();
+            fence.exit();
             if (e.kind() == StoreException.Kind.BUSY) {
                 throw new FsException(Errno.EBUSY, "another transaction holds the write lock");
             }
@@ -170,6 +190,7 @@ public final class TransactionManager implements AutoCloseable {
         if (!added) {
             store.rollback();
             store.close();
+            fence.exit();
             throw new FsException(Errno.EEXIST, "the " + scope.word() + " " + owner + " already owns a transaction");
         }
         log.info("transaction {} began: {}", t.id, t.describe());
@@ -209,6 +230,7 @@ public final class TransactionManager implements AutoCloseable {
             unregister(t);
             t.store.close();
             t.lock.unlock();
+            cacheFence.exit();
         }
         log.info("transaction {} {}", t.id, how);
         for (Listener l : listeners) {

@@ -1,0 +1,124 @@
+package io.sqliteos.fuse;
+
+import io.sqliteos.tx.CacheFence;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import jnr.ffi.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How long the kernel may cache names (positive and negative lookups): a
+ * while when no transaction is open, which spares a lookup request per path
+ * component, and not at all while one is.
+ *
+ * <p>libfuse 2's high-level API takes the timeouts once, as mount options, and
+ * copies them into every reply from its configuration record. So the mount
+ * starts with zero timeouts and a marker value in {@code ac_attr_timeout}
+ * (which only matters with auto_cache, never set here); at init this finds the
+ * record by that marker and from then on writes the timeouts in place. If the
+ * record cannot be found (another libfuse), names are simply never cached.
+ * Attributes are never cached: each name of a hard link is its own kernel
+ * inode, and a cached link count or size under one name would go stale.
+ */
+final class NameCacheTimeouts implements CacheFence {
+
+    private static final Logger log = LoggerFactory.getLogger(NameCacheTimeouts.class);
+
+    /** Marker passed as ac_attr_timeout: a value no one would choose. */
+    static final double MARKER = 271828.1828459045;
+    /** Byte offsets from ac_attr_timeout (struct fuse_config of libfuse 2.9). */
+    private static final int ENTRY = -24;
+    private static final int NEGATIVE = -16;
+    private static final int ATTR = -8;
+    private static final int AC_SET = 8;
+    /** How far into struct fuse to look for the record. */
+    private static final int SEARCH_BYTES = 1024;
+    /** After the last transaction, replies computed inside it may still be on their way. */
+    private static final long RESUME_DELAY_MS = 50;
+
+    private final double seconds;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "sqliteos-name-cache");
+        t.setDaemon(true);
+        return t;
+    });
+    private Pointer config; // the address of ac_attr_timeout, once found
+    private int open;       // transactions open or beginning
+    private boolean caching;
+    private long zeroSinceNanos = System.nanoTime();
+    private ScheduledFuture<?> pendingResume;
+
+    NameCacheTimeouts(double seconds) {
+        this.seconds = seconds;
+    }
+
+    /** Finds libfuse's configuration record in {@code struct fuse} and starts caching names. */
+    synchronized void attach(Pointer fuse) {
+        if (seconds <= 0 || fuse == null) {
+            return;
+        }
+        for (int at = 0; at + AC_SET + 4 <= SEARCH_BYTES; at += 8) {
+            if (at + ENTRY >= 0 && fuse.getDouble(at) == MARKER && fuse.getDouble(at + ENTRY) == 0.0
+                    && fuse.getDouble(at + NEGATIVE) == 0.0 && fuse.getDouble(at + ATTR) == 0.0
+                    && fuse.getInt(at + AC_SET) == 1) {
+                config = fuse.slice(at);
+                log.info("names are cached for {} s while no transaction is open", seconds);
+                if (open == 0) {
+                    setTimeouts(seconds);
+                }
+                return;
+            }
+        }
+        log.warn("libfuse's configuration record was not found: names are not cached (every lookup reaches the daemon)");
+    }
+
+    private void setTimeouts(double value) {
+        config.putDouble(ENTRY, value);
+        config.putDouble(NEGATIVE, value);
+        boolean wasCaching = caching;
+        caching = value > 0;
+        if (wasCaching && !caching) {
+            zeroSinceNanos = System.nanoTime();
+        }
+    }
+
+    @Override
+    public void enter() throws InterruptedException {
+        long waitNanos;
+        synchronized (this) {
+            open++;
+            if (pendingResume != null) {
+                pendingResume.cancel(false);
+                pendingResume = null;
+            }
+            if (config == null) {
+                return;
+            }
+            if (caching) {
+                setTimeouts(0);
+            }
+            waitNanos = zeroSinceNanos + (long) (seconds * 1e9) - System.nanoTime();
+        }
+        if (waitNanos > 0) {
+            TimeUnit.NANOSECONDS.sleep(waitNanos); // until every name cached before has expired
+        }
+    }
+
+    @Override
+    public synchronized void exit() {
+        open--;
+        if (open == 0 && config != null) {
+            pendingResume = timer.schedule(this::resume, RESUME_DELAY_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private synchronized void resume() {
+        if (open == 0 && config != null) {
+            setTimeouts(seconds);
+        }
+        pendingResume = null;
+    }
+}
