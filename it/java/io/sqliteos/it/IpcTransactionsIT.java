@@ -119,6 +119,17 @@ class IpcTransactionsIT {
     }
 
     @Test
+    void aThreadTransactionIsNotJoinedTheKernelNamesOnlyTheProcess() throws Exception {
+        try (IpcClient c = new IpcClient(socket)) {
+            tx("begin thread");
+            assertThat(c.transaction()).isZero();
+            tx("rollback");
+            tx("begin process");
+            assertThat(c.transaction()).isPositive();
+        }
+    }
+
+    @Test
     void pipesAreRefusedInsideATransactionWithAClearError() throws Exception {
         try (IpcClient c = new IpcClient(socket)) {
             c.createPipe("stream", 0600, 4096);

@@ -376,8 +376,9 @@ public final class TransactionManager implements AutoCloseable {
         if (!anyOpen() || !Procfs.alive(pid, startTime)) {
             return null;
         }
-        Transaction t = find(new Caller(-1, -1, pid));
-        if (t == null) {
+        // the kernel names the peer's process, not one of its threads: thread transactions are not joined
+        Transaction t = byThread.isEmpty() ? find(new Caller(-1, -1, pid)) : lookUpAncestry(pid);
+        if (t == null || t.ended) {
             return null;
         }
         return new ProcessTransaction() {
