@@ -40,6 +40,7 @@ public final class FuseMount {
     public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
                                      io.sqliteos.tx.CacheFence nameCache) {
         SqliteosFuse fuse = new SqliteosFuse(fs, (NameCacheTimeouts) nameCache);
+        Readahead.raiseOnceMounted(mountPoint);
         List<String> args = new ArrayList<>();
         args.add("-o");
         args.add(String.join(",", options(userOptions)));
