@@ -25,7 +25,10 @@ public interface MessageStore {
     /** Creates a channel ({@code capacity} 0 for a queue); false if the name is taken. */
     boolean insertChannel(String name, String kind, int ownerUid, int mode, long capacity, long createdNs);
 
-    /** The channel with its counts, or null. */
+    /**
+     * The channel, or null; its counts are left at 0, because counting costs a
+     * scan of its messages and every request looks its channel up.
+     */
     ChannelRow channel(String name);
 
     /** Every channel with its counts, by name. */

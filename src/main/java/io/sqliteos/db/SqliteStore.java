@@ -560,7 +560,8 @@ final class SqliteStore implements Store {
     @Override
     public ChannelRow channel(String name) {
         try {
-            PreparedStatement ps = sql(CHANNEL_COLUMNS + " WHERE c.name = ?");
+            PreparedStatement ps = sql("SELECT name, kind, owner_uid, mode, coalesce(capacity, 0), 0, 0"
+                    + " FROM ipc_channel WHERE name = ?");
             ps.setString(1, name);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? channelRow(rs) : null;
