@@ -264,7 +264,8 @@ def memory(pid, stored_mib, backing):
 
     daemon_rss is VmRSS. memory_per_gib adds the daemon's anonymous memory to the tmpfs
     bytes behind the file system (database, image or backing directory); mapped tmpfs
-    pages are counted once, as tmpfs bytes.
+    pages are counted once, as tmpfs bytes. memory_vs_target divides the same total by
+    the allowance of 1.25 bytes per byte stored plus 256 MiB.
     """
     anon = 0.0
     if pid:
@@ -272,6 +273,8 @@ def memory(pid, stored_mib, backing):
         anon = status_mib(pid, "RssAnon")
     tmpfs = sum(allocated_bytes(p) for p in backing) / MiB
     emit("memory_per_gib", (anon + tmpfs) * 1024 / stored_mib, "MiB/GiB stored", "lower")
+    # the target: at most 1.25 bytes per byte stored plus a fixed 256 MiB; at most 1 meets it
+    emit("memory_vs_target", (anon + tmpfs) / (1.25 * stored_mib + 256), "of 1.25x+256MiB", "lower")
 
 
 def main():
