@@ -236,9 +236,47 @@ final class SqliteStore implements Store {
         return singleLong("SELECT coalesce(max(ino), 0) FROM inode");
     }
 
-    private long singleLong(String query) {
-        try (ResultSet rs = sql(query).executeQuery()) {
+    private long singleLong(String query, Object... params) {
+        try (ResultSet rs = bound(query, params).executeQuery()) {
             return rs.next() ? rs.getLong(1) : 0;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    /** The cached statement with its parameters bound: String, Long, Integer, byte[], or null for NULL. */
+    private PreparedStatement bound(String query, Object... params) throws SQLException {
+        PreparedStatement ps = sql(query);
+        for (int i = 0; i < params.length; i++) {
+            Object v = params[i];
+            if (v == null) {
+                ps.setNull(i + 1, java.sql.Types.NULL);
+            } else if (v instanceof String str) {
+                ps.setString(i + 1, str);
+            } else if (v instanceof byte[] bytes) {
+                ps.setBytes(i + 1, bytes);
+            } else if (v instanceof Long || v instanceof Integer) {
+                ps.setLong(i + 1, ((Number) v).longValue());
+            } else {
+                throw new IllegalArgumentException("cannot bind " + v.getClass());
+            }
+        }
+        return ps;
+    }
+
+    /** Runs a change and returns how many rows it touched. */
+    private int update(String query, Object... params) {
+        try {
+            return bound(query, params).executeUpdate();
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    /** Whether a query returns any row. */
+    private boolean exists(String query, Object... params) {
+        try (ResultSet rs = bound(query, params).executeQuery()) {
+            return rs.next();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -491,15 +529,7 @@ final class SqliteStore implements Store {
 
     @Override
     public boolean anyXattrNamed(String name) {
-        try {
-            PreparedStatement ps = sql("SELECT 1 FROM xattr WHERE name = ? LIMIT 1");
-            ps.setString(1, name);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return exists("SELECT 1 FROM xattr WHERE name = ? LIMIT 1", name);
     }
 
     // --- counters -------------------------------------------------------------------------
@@ -531,6 +561,9 @@ final class SqliteStore implements Store {
             + " (SELECT count(*) FROM ipc_message m WHERE m.channel = c.name AND m.receiver IS NOT NULL)"
             + " FROM ipc_channel c";
 
+    /** Puts messages back in their queues: the start of a statement whose WHERE picks which. */
+    private static final String RELEASE = "UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL";
+
     private static ChannelRow channelRow(ResultSet rs) throws SQLException {
         return new ChannelRow(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getInt(4), rs.getLong(5),
                 rs.getLong(6), rs.getLong(7));
@@ -538,34 +571,15 @@ final class SqliteStore implements Store {
 
     @Override
     public boolean insertChannel(String name, String kind, int ownerUid, int mode, long capacity, long createdNs) {
-        try {
-            PreparedStatement ps = sql("INSERT OR IGNORE INTO ipc_channel (name, kind, owner_uid, mode, created_ns, capacity)"
-                    + " VALUES (?, ?, ?, ?, ?, ?)");
-            ps.setString(1, name);
-            ps.setString(2, kind);
-            ps.setInt(3, ownerUid);
-            ps.setInt(4, mode);
-            ps.setLong(5, createdNs);
-            if (capacity > 0) {
-                ps.setLong(6, capacity);
-            } else {
-                ps.setNull(6, java.sql.Types.INTEGER);
-            }
-            return ps.executeUpdate() == 1;
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return update("INSERT OR IGNORE INTO ipc_channel (name, kind, owner_uid, mode, created_ns, capacity)"
+                + " VALUES (?, ?, ?, ?, ?, ?)", name, kind, ownerUid, mode, createdNs, capacity > 0 ? capacity : null) == 1;
     }
 
     @Override
     public ChannelRow channel(String name) {
-        try {
-            PreparedStatement ps = sql("SELECT name, kind, owner_uid, mode, coalesce(capacity, 0), 0, 0"
-                    + " FROM ipc_channel WHERE name = ?");
-            ps.setString(1, name);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? channelRow(rs) : null;
-            }
+        try (ResultSet rs = bound("SELECT name, kind, owner_uid, mode, coalesce(capacity, 0), 0, 0"
+                + " FROM ipc_channel WHERE name = ?", name).executeQuery()) {
+            return rs.next() ? channelRow(rs) : null;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -586,62 +600,27 @@ final class SqliteStore implements Store {
 
     @Override
     public boolean deleteChannel(String name) {
-        try {
-            PreparedStatement messages = sql("DELETE FROM ipc_message WHERE channel = ?");
-            messages.setString(1, name);
-            messages.executeUpdate();
-            PreparedStatement channel = sql("DELETE FROM ipc_channel WHERE name = ?");
-            channel.setString(1, name);
-            return channel.executeUpdate() == 1;
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        update("DELETE FROM ipc_message WHERE channel = ?", name);
+        return update("DELETE FROM ipc_channel WHERE name = ?", name) == 1;
     }
 
     @Override
     public long appendMessage(String channel, byte[] body, long sentNs) {
-        try {
-            PreparedStatement ps = sql("INSERT INTO ipc_message (channel, body, sent_ns) VALUES (?, ?, ?)");
-            ps.setString(1, channel);
-            ps.setBytes(2, body);
-            ps.setLong(3, sentNs);
-            ps.executeUpdate();
-            return singleLong("SELECT last_insert_rowid()");
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        update("INSERT INTO ipc_message (channel, body, sent_ns) VALUES (?, ?, ?)", channel, body, sentNs);
+        return singleLong("SELECT last_insert_rowid()");
     }
 
     @Override
     public boolean anyWaiting(String channel) {
-        try {
-            PreparedStatement ps = sql("SELECT 1 FROM ipc_message WHERE channel = ? AND receiver IS NULL LIMIT 1");
-            ps.setString(1, channel);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return exists("SELECT 1 FROM ipc_message WHERE channel = ? AND receiver IS NULL LIMIT 1", channel);
     }
 
     @Override
     public MessageRow claimMessage(String channel, String holder, long nowNs, long leaseUntilNs) {
-        try {
-            PreparedStatement ps = sql("UPDATE ipc_message SET receiver = ?, received_ns = ?, lease_until_ns = ?"
-                    + " WHERE id = (SELECT id FROM ipc_message WHERE channel = ? AND receiver IS NULL ORDER BY id LIMIT 1)"
-                    + " RETURNING id, body");
-            ps.setString(1, holder);
-            ps.setLong(2, nowNs);
-            if (leaseUntilNs > 0) {
-                ps.setLong(3, leaseUntilNs);
-            } else {
-                ps.setNull(3, java.sql.Types.INTEGER);
-            }
-            ps.setString(4, channel);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new MessageRow(rs.getLong(1), rs.getBytes(2)) : null;
-            }
+        try (ResultSet rs = bound("UPDATE ipc_message SET receiver = ?, received_ns = ?, lease_until_ns = ?"
+                + " WHERE id = (SELECT id FROM ipc_message WHERE channel = ? AND receiver IS NULL ORDER BY id LIMIT 1)"
+                + " RETURNING id, body", holder, nowNs, leaseUntilNs > 0 ? leaseUntilNs : null, channel).executeQuery()) {
+            return rs.next() ? new MessageRow(rs.getLong(1), rs.getBytes(2)) : null;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -649,48 +628,22 @@ final class SqliteStore implements Store {
 
     @Override
     public boolean deleteHeldMessage(long id, String holder) {
-        try {
-            PreparedStatement ps = sql("DELETE FROM ipc_message WHERE id = ? AND receiver = ?");
-            ps.setLong(1, id);
-            ps.setString(2, holder);
-            return ps.executeUpdate() == 1;
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return update("DELETE FROM ipc_message WHERE id = ? AND receiver = ?", id, holder) == 1;
     }
 
     @Override
     public int releaseHeld(String holder) {
-        try {
-            PreparedStatement ps = sql("UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL"
-                    + " WHERE receiver = ?");
-            ps.setString(1, holder);
-            return ps.executeUpdate();
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return update(RELEASE + " WHERE receiver = ?", holder);
     }
 
     @Override
     public int releaseAllHeld() {
-        try {
-            return sql("UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL"
-                    + " WHERE receiver IS NOT NULL").executeUpdate();
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return update(RELEASE + " WHERE receiver IS NOT NULL");
     }
 
     @Override
     public int releaseExpiredLeases(long nowNs) {
-        try {
-            PreparedStatement ps = sql("UPDATE ipc_message SET receiver = NULL, received_ns = NULL, lease_until_ns = NULL"
-                    + " WHERE lease_until_ns IS NOT NULL AND lease_until_ns <= ?");
-            ps.setLong(1, nowNs);
-            return ps.executeUpdate();
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return update(RELEASE + " WHERE lease_until_ns IS NOT NULL AND lease_until_ns <= ?", nowNs);
     }
 
     @Override
@@ -700,15 +653,7 @@ final class SqliteStore implements Store {
 
     @Override
     public long pipeBytes(String channel) {
-        try {
-            PreparedStatement ps = sql("SELECT coalesce(sum(length(body)), 0) FROM ipc_message WHERE channel = ?");
-            ps.setString(1, channel);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return singleLong("SELECT coalesce(sum(length(body)), 0) FROM ipc_message WHERE channel = ?", channel);
     }
 
     @Override
@@ -730,16 +675,11 @@ final class SqliteStore implements Store {
                 int want = max - out.size();
                 if (chunk.length <= want) {
                     out.write(chunk, 0, chunk.length);
-                    PreparedStatement gone = sql("DELETE FROM ipc_message WHERE id = ?");
-                    gone.setLong(1, id);
-                    gone.executeUpdate();
+                    update("DELETE FROM ipc_message WHERE id = ?", id);
                 } else {
                     // a partial read keeps the rest of the chunk at the front of the stream
                     out.write(chunk, 0, want);
-                    PreparedStatement rest = sql("UPDATE ipc_message SET body = ? WHERE id = ?");
-                    rest.setBytes(1, java.util.Arrays.copyOfRange(chunk, want, chunk.length));
-                    rest.setLong(2, id);
-                    rest.executeUpdate();
+                    update("UPDATE ipc_message SET body = ? WHERE id = ?", java.util.Arrays.copyOfRange(chunk, want, chunk.length), id);
                 }
             }
             return out.toByteArray();

@@ -113,11 +113,9 @@ public final class IpcService implements AutoCloseable {
 
     /** A transaction ended: what it sent is now visible, what it received may be back; wake everyone. */
     private void afterTransaction() {
-        for (String holder : pendingReleases) {
-            if (pendingReleases.remove(holder)) {
-                release(holder);
-            }
-        }
+        List<String> due = new java.util.ArrayList<>(pendingReleases);
+        pendingReleases.removeAll(due);
+        due.forEach(this::release); // each goes back to pending if yet another transaction holds the lock
         wakeAll();
     }
 
