@@ -147,6 +147,8 @@ public final class IpcServer implements AutoCloseable {
                     }
                     handle(line, in, out, peer);
                 } catch (IpcException e) {
+                    log.info("ipc request '{}' of uid {} (pid {}) refused: {} {}", firstWord(line), peer.uid(), peer.pid(),
+                            e.code(), e.getMessage());
                     reply(out, "ERR " + e.code() + " " + e.getMessage());
                     if (e.code() == IpcException.Code.BADREQUEST || e.code() == IpcException.Code.TOOBIG) {
                         log.info("ipc connection {} (uid {}, pid {}) dropped: {}", number, peer.uid(), peer.pid(), e.getMessage());
