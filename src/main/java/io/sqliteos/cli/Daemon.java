@@ -7,6 +7,7 @@ import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fuse.FuseMount;
 import io.sqliteos.ipc.IpcServer;
 import io.sqliteos.ipc.IpcService;
+import io.sqliteos.tx.ProcessSessions;
 import io.sqliteos.tx.SessionRouter;
 import io.sqliteos.tx.TransactionAttributes;
 import io.sqliteos.tx.TransactionManager;
@@ -96,7 +97,7 @@ final class Daemon {
             transactions.addListener((id, committed) -> fs.collectOrphans());
             var nameCache = FuseMount.nameCache(nameCacheSeconds);
             transactions.setCacheFence(nameCache);
-            ipc = IpcServer.start(new IpcService(database, transactions, posix.getuid()),
+            ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), posix.getuid()),
                     ipcSocket != null ? ipcSocket : IpcServer.defaultSocket(mountPoint), "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",

@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import io.sqliteos.db.MessageStore;
 import io.sqliteos.db.ReadOnlyQuery;
 import io.sqliteos.query.ResultFormat;
-import io.sqliteos.tx.TransactionManager;
+import io.sqliteos.tx.ProcessSessions;
 import jnr.unixsocket.Credentials;
 import jnr.unixsocket.UnixServerSocketChannel;
 import jnr.unixsocket.UnixSocketAddress;
@@ -133,7 +133,7 @@ public final class IpcServer implements AutoCloseable {
         Peer peer = null;
         try (client) {
             Credentials cred = client.getOption(UnixSocketOptions.SO_PEERCRED);
-            peer = new Peer(cred.getUid(), cred.getPid(), TransactionManager.processStartTime(cred.getPid()),
+            peer = new Peer(cred.getUid(), cred.getPid(), ProcessSessions.startTime(cred.getPid()),
                     instance + ":" + number);
             SendTimeout.set(client, REPLY_TIMEOUT_MS);
             InputStream in = new BufferedInputStream(Channels.newInputStream(client), 65536);

@@ -1,13 +1,10 @@
 package io.sqliteos.ipc;
 
-import io.sqliteos.db.Database;
 import io.sqliteos.db.MessageStore;
 import io.sqliteos.db.MessageStore.ChannelRow;
 import io.sqliteos.db.MessageStore.MessageRow;
 import io.sqliteos.db.StoreException;
-import io.sqliteos.fs.FsException;
-import io.sqliteos.tx.TransactionManager;
-import io.sqliteos.tx.TransactionManager.ProcessTransaction;
+import io.sqliteos.tx.ProcessSessions;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -53,8 +50,7 @@ public final class IpcService implements AutoCloseable {
         volatile boolean readerClosed;
     }
 
-    private final Database database;
-    private final TransactionManager transactions;
+    private final ProcessSessions sessions;
     private final int daemonUid;
     private final Map<String, Signal> signals = new ConcurrentHashMap<>();
     private final Map<String, PipeEnds> pipes = new ConcurrentHashMap<>();
@@ -67,46 +63,36 @@ public final class IpcService implements AutoCloseable {
     });
     private volatile boolean closed;
 
-    public IpcService(Database database, TransactionManager transactions, int daemonUid) {
-        this.database = database;
-        this.transactions = transactions;
+    public IpcService(ProcessSessions sessions, int daemonUid) {
+        this.sessions = sessions;
         this.daemonUid = daemonUid;
-        int redelivered = database.write(MessageStore::releaseAllHeld);
+        int redelivered = sessions.committedWrite(MessageStore::releaseAllHeld);
         if (redelivered > 0) {
             log.info("{} message(s) in flight at the last stop will be delivered again", redelivered);
         }
-        transactions.addListener((id, committed) -> afterTransaction());
+        sessions.afterEachTransaction(this::afterTransaction);
     }
 
     // --- sessions -------------------------------------------------------------------------
 
-    private ProcessTransaction transactionOf(Peer p) {
-        return transactions.transactionOfProcess(p.pid(), p.pidStartTime());
-    }
-
     /** Runs {@code work} in the peer's transaction if it has one, else committed on its own. */
     private <T> T inSession(Peer p, boolean write, Function<MessageStore, T> work) {
-        ProcessTransaction t = transactionOf(p);
-        if (t != null) {
-            try {
-                return t.run(write, work::apply);
-            } catch (FsException e) {
-                throw new IpcException(IpcException.Code.TRANSACTION, "in transaction " + t.id() + ": " + e.getMessage());
-            }
+        try {
+            return sessions.run(p.pid(), p.pidStartTime(), write, work::apply);
+        } catch (ProcessSessions.Refused e) {
+            throw new IpcException(IpcException.Code.TRANSACTION, e.getMessage());
         }
-        return write ? database.write(work::apply) : database.read(work::apply);
     }
 
     /** The file-system transaction the peer's requests join, or 0. */
     public long transactionId(Peer p) {
-        ProcessTransaction t = transactionOf(p);
-        return t == null ? 0 : t.id();
+        return sessions.transactionOf(p.pid(), p.pidStartTime());
     }
 
     private void requireNoTransaction(Peer p, String what) {
-        ProcessTransaction t = transactionOf(p);
-        if (t != null) {
-            throw new IpcException(IpcException.Code.TRANSACTION, what + " cannot be part of transaction " + t.id()
+        long t = transactionId(p);
+        if (t != 0) {
+            throw new IpcException(IpcException.Code.TRANSACTION, what + " cannot be part of transaction " + t
                     + " (pipes stream bytes as they are written; send queue messages to commit them with files)");
         }
     }
@@ -252,8 +238,7 @@ public final class IpcService implements AutoCloseable {
             throw new IpcException(IpcException.Code.BADREQUEST, "a lease is 0 (none) or more milliseconds");
         }
         String holder = leaseMillis > 0 ? p.leaseHolder() : p.holder();
-        ProcessTransaction t = transactionOf(p);
-        if (t != null) {
+        if (transactionId(p) != 0) {
             MessageRow m = inSession(p, true, s -> s.claimMessage(name, holder, nowNanos(), leaseEnd(leaseMillis)));
             if (m != null && leaseMillis > 0) {
                 scheduleLeaseSweep(leaseMillis);
@@ -271,7 +256,7 @@ public final class IpcService implements AutoCloseable {
             if (!awaitChange(s, seen, deadline)) {
                 return null;
             }
-            if (database.read(st -> st.channel(name)) == null) {
+            if (sessions.committedRead(st -> st.channel(name)) == null) {
                 throw new IpcException(IpcException.Code.NOCHANNEL, "channel " + name + " was deleted");
             }
         }
@@ -279,11 +264,11 @@ public final class IpcService implements AutoCloseable {
 
     /** Claims a waiting message outside any transaction; null when none waits or a transaction holds the lock. */
     private MessageRow tryClaim(String name, String holder, long leaseMillis) {
-        if (transactions.anyWriter() || !database.read(st -> st.anyWaiting(name))) {
+        if (sessions.writerActive() || !sessions.committedRead(st -> st.anyWaiting(name))) {
             return null; // a writing transaction ends with a wake-up: try again then
         }
         try {
-            MessageRow m = database.write(st -> st.claimMessage(name, holder, nowNanos(), leaseEnd(leaseMillis)));
+            MessageRow m = sessions.committedWrite(st -> st.claimMessage(name, holder, nowNanos(), leaseEnd(leaseMillis)));
             if (m != null && leaseMillis > 0) {
                 scheduleLeaseSweep(leaseMillis);
             }
@@ -318,11 +303,11 @@ public final class IpcService implements AutoCloseable {
     /** Puts back the messages whose lease ran out; retried after the transaction that stands in the way. */
     private void sweepLeases() {
         try {
-            if (transactions.anyWriter()) {
+            if (sessions.writerActive()) {
                 leases.schedule(this::sweepLeases, 200, TimeUnit.MILLISECONDS);
                 return;
             }
-            int n = database.write(s -> s.releaseExpiredLeases(nowNanos()));
+            int n = sessions.committedWrite(s -> s.releaseExpiredLeases(nowNanos()));
             if (n > 0) {
                 log.info("{} leased message(s) were not acknowledged in time and will be delivered again", n);
                 wakeAll();
@@ -414,7 +399,7 @@ public final class IpcService implements AutoCloseable {
                         + (done > 0 ? " (" + done + " of " + data.length + " bytes were written)" : ""));
             }
             long seen = changes(s);
-            long free = ch.capacity() - database.read(st -> st.pipeBytes(name));
+            long free = ch.capacity() - sessions.committedRead(st -> st.pipeBytes(name));
             if (free <= 0) {
                 if (pipes.get(name) != e) {
                     throw new IpcException(IpcException.Code.NOCHANNEL, "pipe " + name + " was deleted");
@@ -424,7 +409,7 @@ public final class IpcService implements AutoCloseable {
             }
             int n = (int) Math.min(free, data.length - done);
             byte[] chunk = java.util.Arrays.copyOfRange(data, done, done + n);
-            database.write(st -> st.appendMessage(name, chunk, nowNanos()));
+            sessions.committedWrite(st -> st.appendMessage(name, chunk, nowNanos()));
             done += n;
             wake(name);
         }
@@ -444,8 +429,8 @@ public final class IpcService implements AutoCloseable {
         while (true) {
             long seen = changes(s);
             boolean writerGone = e.writerClosed; // read before taking: whatever it wrote is visible then
-            byte[] got = database.read(st -> st.pipeBytes(name)) > 0
-                    ? database.write(st -> st.takePipeBytes(name, max)) : new byte[0];
+            byte[] got = sessions.committedRead(st -> st.pipeBytes(name)) > 0
+                    ? sessions.committedWrite(st -> st.takePipeBytes(name, max)) : new byte[0];
             if (got.length > 0) {
                 wake(name); // room for the writer
                 return got;
@@ -472,7 +457,7 @@ public final class IpcService implements AutoCloseable {
     }
 
     public java.nio.file.Path databaseFile() {
-        return database.file();
+        return sessions.databaseFile();
     }
 
     // --- connections --------------------------------------------------------------------
@@ -488,12 +473,12 @@ public final class IpcService implements AutoCloseable {
     }
 
     private void release(String holder) {
-        if (transactions.anyWriter()) {
+        if (sessions.writerActive()) {
             pendingReleases.add(holder); // after the transaction ends
             return;
         }
         try {
-            int n = database.write(s -> s.releaseHeld(holder));
+            int n = sessions.committedWrite(s -> s.releaseHeld(holder));
             if (n > 0) {
                 log.info("{} unacknowledged message(s) of {} returned to their queues", n, holder);
                 wakeAll();

@@ -361,11 +361,6 @@ public final class TransactionManager implements AutoCloseable {
         <T> T run(boolean write, Function<Store, T> work);
     }
 
-    /** The start time of a process, to tell it later from another that reuses its id; -1 when it is gone. */
-    public static long processStartTime(long pid) {
-        return Procfs.startTime(pid);
-    }
-
     /**
      * The transaction that process {@code pid} (started at {@code startTime})
      * belongs to, by its own process or its tree, or null. The pid must come from
