@@ -277,6 +277,37 @@ def memory(pid, stored_mib, backing):
     emit("memory_vs_target", (anon + tmpfs) / (1.25 * stored_mib + 256), "of 1.25x+256MiB", "lower")
 
 
+def tx_work(d, n):
+    """n files created, written, closed, renamed, then deleted; prints the seconds it took."""
+    t = time.perf_counter()
+    os.mkdir(d)
+    for i in range(n):
+        with open(os.path.join(d, f"f{i}"), "w") as f:
+            f.write(f"row {i}\n")
+        os.rename(os.path.join(d, f"f{i}"), os.path.join(d, f"g{i}"))
+    for i in range(n):
+        os.unlink(os.path.join(d, f"g{i}"))
+    os.rmdir(d)
+    print(time.perf_counter() - t)
+
+
+def tx(mount, jar, n):
+    """The cost of a transaction (SQLiteOS only): the same operations plain and inside one `sqliteos tx`."""
+    me = os.path.abspath(__file__)
+
+    def run(prefix, name):
+        out = subprocess.run(prefix + ["python3", me, "tx-work", os.path.join(mount, name), str(n)],
+                             check=True, capture_output=True, text=True).stdout
+        return float(out.split()[0])
+
+    plain = run([], "tx-plain")
+    inside = run(["java", "-jar", jar, "tx", "--quiet", "--mount", mount, "--"], "tx-inside")
+    ops = 4 * n
+    emit("tx_plain", ops / plain, "ops/s")
+    emit("tx_inside", ops / inside, "ops/s")
+    emit("tx_cost", inside / plain, "time ratio", "lower")
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "meta":
@@ -299,6 +330,10 @@ def main():
         sqlite(args[0], int(args[1]), int(args[2]))
     elif cmd == "memory":
         memory(int(args[0]), int(args[1]), args[2:])
+    elif cmd == "tx":
+        tx(args[0], args[1], int(args[2]))
+    elif cmd == "tx-work":
+        tx_work(args[0], int(args[1]))
     else:
         raise SystemExit(f"unknown workload {cmd}")
 

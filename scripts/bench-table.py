@@ -4,8 +4,9 @@
     bench-table.py RESULTS.tsv [OUT.json]
 
 RESULTS.tsv has lines "workload<TAB>system<TAB>value<TAB>unit<TAB>better".
-File-system workloads (against tmpfs and FUSE file systems) and IPC workloads
-(ipc_*, against a Unix pipe and a Unix socket) get a table each. With
+File-system workloads (against tmpfs and FUSE file systems), transaction cost
+(tx_*, SQLiteOS alone) and IPC workloads (ipc_*, against a Unix pipe and a Unix
+socket) get a table each. With
 OUT.json, all rows are also written as JSON.
 """
 import json
@@ -45,10 +46,10 @@ def main():
         if name not in [w[0] for w in workloads]:
             workloads.append((name, unit, better))
         data[(name, system)] = float(value)
-    # file-system and IPC workloads compare against different systems: one table each
+    # file-system, transaction and IPC workloads compare against different systems: one table each
     groups = {}
     for w in workloads:
-        groups.setdefault("ipc" if w[0].startswith("ipc_") else "fs", []).append(w)
+        groups.setdefault(w[0].split("_")[0] if w[0].startswith(("ipc_", "tx_")) else "fs", []).append(w)
     for group in groups.values():
         measured = [s for s in systems if any((w[0], s) in data for w in group)]
         print_table(group, measured, data)
