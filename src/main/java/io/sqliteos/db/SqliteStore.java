@@ -286,16 +286,7 @@ final class SqliteStore implements Store {
 
     @Override
     public long lookup(long parent, String name) {
-        try {
-            PreparedStatement ps = sql("SELECT ino FROM dirent WHERE parent = ? AND name = ?");
-            ps.setLong(1, parent);
-            ps.setString(2, name);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return singleLong("SELECT ino FROM dirent WHERE parent = ? AND name = ?", parent, name);
     }
 
     @Override
@@ -349,28 +340,12 @@ final class SqliteStore implements Store {
 
     @Override
     public boolean hasEntries(long dir) {
-        try {
-            PreparedStatement ps = sql("SELECT 1 FROM dirent WHERE parent = ? LIMIT 1");
-            ps.setLong(1, dir);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return exists("SELECT 1 FROM dirent WHERE parent = ? LIMIT 1", dir);
     }
 
     @Override
     public long parentOf(long ino) {
-        try {
-            PreparedStatement ps = sql("SELECT parent FROM dirent WHERE ino = ? LIMIT 1");
-            ps.setLong(1, ino);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return singleLong("SELECT parent FROM dirent WHERE ino = ? LIMIT 1", ino);
     }
 
     @Override
@@ -499,15 +474,7 @@ final class SqliteStore implements Store {
 
     @Override
     public long xattrBytes(long ino) {
-        try {
-            PreparedStatement ps = sql("SELECT coalesce(sum(length(CAST(name AS BLOB)) + length(value)), 0) FROM xattr WHERE ino = ?");
-            ps.setLong(1, ino);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        return singleLong("SELECT coalesce(sum(length(CAST(name AS BLOB)) + length(value)), 0) FROM xattr WHERE ino = ?", ino);
     }
 
     @Override
