@@ -70,6 +70,12 @@ public final class IpcService implements AutoCloseable {
         if (redelivered > 0) {
             log.info("{} message(s) in flight at the last stop will be delivered again", redelivered);
         }
+        // no writer survives a restart: a reader gets what was buffered, then end of file
+        for (ChannelRow ch : sessions.committedRead(MessageStore::channels)) {
+            if (ch.isPipe()) {
+                ends(ch.name()).writerClosed = true;
+            }
+        }
         sessions.afterEachTransaction(this::afterTransaction);
     }
 
