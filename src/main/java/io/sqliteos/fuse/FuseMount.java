@@ -11,11 +11,13 @@ public final class FuseMount {
     /**
      * Options every mount gets: real inode numbers, kernel permission checks,
      * removal of open files without hidden renames, and large requests.
-     * Attributes are not cached: the kernel knows each name of a hard link as
-     * its own inode, so a cached size, link count or time under one name would
-     * go stale when the file changes through another. Names start uncached;
-     * {@link NameCacheTimeouts} caches them while no transaction is open, and
-     * finds where to do so by the marker in ac_attr_timeout.
+     * Names and attributes start uncached; {@link NameCacheTimeouts} caches
+     * them while no transaction is open, and finds where to do so by the
+     * marker in ac_attr_timeout. Attributes are cached only for directories
+     * and single-link files ({@link AttributeCacheFilter}): the kernel knows
+     * each name of a hard link as its own inode, so a cached size, link count
+     * or time under one name would go stale when the file changes through
+     * another.
      */
     static final List<String> BASE_OPTIONS = List.of(
             "use_ino", "readdir_ino", "default_permissions", "hard_remove", "big_writes",
@@ -39,7 +41,11 @@ public final class FuseMount {
     /** Mounts and blocks until the file system is unmounted. */
     public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
                                      io.sqliteos.tx.CacheFence nameCache) {
-        SqliteosFuse fuse = new SqliteosFuse(fs, (NameCacheTimeouts) nameCache);
+        NameCacheTimeouts timeouts = (NameCacheTimeouts) nameCache;
+        if (AttributeCacheFilter.load()) { // before the adapter's constructor loads libfuse
+            timeouts.cacheAttributesToo();
+        }
+        SqliteosFuse fuse = new SqliteosFuse(fs, timeouts);
         Readahead.raiseOnceMounted(mountPoint);
         List<String> args = new ArrayList<>();
         args.add("-o");

@@ -10,9 +10,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * How long the kernel may cache names (positive and negative lookups): a
- * while when no transaction is open, which spares a lookup request per path
- * component, and not at all while one is.
+ * How long the kernel may cache names (positive and negative lookups) and the
+ * attributes of directories and single-link files: a while when no
+ * transaction is open, which spares a lookup request per path component, a
+ * request per directory for the kernel's permission checks and one per stat,
+ * and not at all while one is.
  *
  * <p>libfuse 2's high-level API takes the timeouts once, as mount options, and
  * copies them into every reply from its configuration record. So the mount
@@ -20,8 +22,9 @@ import org.slf4j.LoggerFactory;
  * (which only matters with auto_cache, never set here); at init this finds the
  * record by that marker and from then on writes the timeouts in place. If the
  * record cannot be found (another libfuse), names are simply never cached.
- * Attributes are never cached: each name of a hard link is its own kernel
- * inode, and a cached link count or size under one name would go stale.
+ * The attribute timeout is written only when {@link AttributeCacheFilter}
+ * keeps it from files with several names: each name of a hard link is its own
+ * kernel inode, and a cached link count or size under one would go stale.
  */
 final class NameCacheTimeouts implements CacheFence {
 
@@ -40,6 +43,7 @@ final class NameCacheTimeouts implements CacheFence {
     private static final long RESUME_DELAY_MS = 50;
 
     private final double seconds;
+    private boolean attributesToo; // the reply filter is loaded: the attribute timeout may be set
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "sqliteos-name-cache");
         t.setDaemon(true);
@@ -55,6 +59,11 @@ final class NameCacheTimeouts implements CacheFence {
         this.seconds = seconds;
     }
 
+    /** Lets the attribute timeout follow the name timeouts: the reply filter keeps it where it is safe. */
+    synchronized void cacheAttributesToo() {
+        attributesToo = true;
+    }
+
     /** Finds libfuse's configuration record in {@code struct fuse} and starts caching names. */
     synchronized void attach(Pointer fuse) {
         if (seconds <= 0 || fuse == null) {
@@ -65,7 +74,8 @@ final class NameCacheTimeouts implements CacheFence {
                     && fuse.getDouble(at + NEGATIVE) == 0.0 && fuse.getDouble(at + ATTR) == 0.0
                     && fuse.getInt(at + AC_SET) == 1) {
                 config = fuse.slice(at);
-                log.info("names are cached for {} s while no transaction is open", seconds);
+                log.info("names{} are cached for {} s while no transaction is open",
+                        attributesToo ? " and attributes" : "", seconds);
                 if (open == 0) {
                     setTimeouts(seconds);
                 }
@@ -78,6 +88,9 @@ final class NameCacheTimeouts implements CacheFence {
     private void setTimeouts(double value) {
         config.putDouble(ENTRY, value);
         config.putDouble(NEGATIVE, value);
+        if (attributesToo) {
+            config.putDouble(ATTR, value);
+        }
         boolean wasCaching = caching;
         caching = value > 0;
         if (wasCaching && !caching) {

@@ -1,0 +1,192 @@
+/*
+ * Which attributes the kernel may cache, decided per reply.
+ *
+ * libfuse 2's high-level API sends one attribute timeout with every reply.
+ * The kernel knows each name of a hard link as an inode of its own, so an
+ * attribute cached under one name would go stale when the file changes
+ * through another. Two kinds of node are safe to cache:
+ *
+ *  - directories: they have exactly one name, and the kernel refreshes their
+ *    attributes itself when something changes in them; with them cached the
+ *    kernel no longer asks for every directory on a path to check permissions;
+ *  - other files with a single link, as a lookup or create reports them: all
+ *    their changes pass through that one kernel inode. Only link(2) can give
+ *    them a second name, and its reply (two links) tells the old kernel inode
+ *    to drop its cached attributes before the reply goes out.
+ *
+ * Everything else (getattr replies of files, files with several links) gets a
+ * zero timeout. The timeout itself (zero while a transaction is open) is the
+ * daemon's to set in libfuse's configuration.
+ *
+ * The daemon loads this library with RTLD_GLOBAL before libfuse, so libfuse's
+ * own calls of the three reply functions land here. Everything of libfuse's is
+ * looked up at run time through its handle: it may be loaded RTLD_LOCAL.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* The libfuse 2 ABI (fuse.h, fuse_lowlevel.h), declared here so no headers are needed. */
+typedef struct fuse_req *fuse_req_t;
+struct fuse;
+struct fuse_session;
+struct fuse_chan;
+struct fuse_file_info;
+struct fuse_entry_param {
+    unsigned long ino; /* the kernel's node id */
+    unsigned long generation;
+    struct stat attr;
+    double attr_timeout;
+    double entry_timeout;
+};
+struct fuse_context {
+    struct fuse *fuse;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    void *private_data;
+    mode_t umask;
+};
+
+typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
+typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
+typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
+typedef struct fuse_context *(*get_context_fn)(void);
+typedef struct fuse_session *(*get_session_fn)(struct fuse *);
+typedef struct fuse_chan *(*next_chan_fn)(struct fuse_session *, struct fuse_chan *);
+typedef int (*inval_inode_fn)(struct fuse_chan *, unsigned long, off_t, off_t);
+
+/* Tells the daemon that replies pass through here. */
+const int sqliteos_attr_cache_version = 2;
+
+static void *libfuse_symbol(void **slot, const char *name) {
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (fn == NULL) {
+        void *lib = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
+        fn = lib == NULL ? NULL : dlsym(lib, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
+static void *real_attr, *real_entry, *real_create, *get_context, *get_session, *next_chan, *inval_inode;
+
+/*
+ * The single-link files whose attributes the kernel may hold, by inode
+ * number: which kernel node holds them, and until when. A slot is reused only
+ * once its entry has expired; when none is free the reply is not cached.
+ */
+#define SLOTS 65536
+#define PROBES 8
+#define MARGIN_NS 50000000LL /* the kernel rounds timeouts up to whole clock ticks */
+
+struct cached {
+    uint64_t ino;
+    unsigned long node;
+    int64_t until_ns;
+};
+
+static struct cached table[SLOTS];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static size_t slot_of(uint64_t ino) {
+    return (size_t) ((ino * 0x9E3779B97F4A7C15ULL) >> 48) % SLOTS;
+}
+
+/* Tells the kernel that the attributes it holds for a node are stale (no page cache change). */
+static void invalidate(unsigned long node) {
+    get_context_fn context = (get_context_fn) libfuse_symbol(&get_context, "fuse_get_context");
+    get_session_fn session = (get_session_fn) libfuse_symbol(&get_session, "fuse_get_session");
+    next_chan_fn chan = (next_chan_fn) libfuse_symbol(&next_chan, "fuse_session_next_chan");
+    inval_inode_fn inval = (inval_inode_fn) libfuse_symbol(&inval_inode, "fuse_lowlevel_notify_inval_inode");
+    if (context == NULL || session == NULL || chan == NULL || inval == NULL) {
+        return;
+    }
+    struct fuse_context *ctx = context();
+    if (ctx == NULL || ctx->fuse == NULL) {
+        return;
+    }
+    struct fuse_session *se = session(ctx->fuse);
+    struct fuse_chan *ch = se == NULL ? NULL : chan(se, NULL);
+    if (ch != NULL) {
+        inval(ch, node, -1, 0); /* a node the kernel has already forgotten answers ENOENT: fine */
+    }
+}
+
+/* The timeout an entry reply may carry; invalidates what a new link made stale. */
+static double entry_timeout_for(const struct fuse_entry_param *e) {
+    const struct stat *st = &e->attr;
+    double configured = e->attr_timeout;
+    if (S_ISDIR(st->st_mode)) {
+        return configured;
+    }
+    int cacheable = st->st_nlink == 1 && configured > 0;
+    unsigned long stale = 0;
+    int64_t now = now_ns();
+    pthread_mutex_lock(&table_lock);
+    size_t base = slot_of((uint64_t) st->st_ino);
+    struct cached *mine = NULL, *free_slot = NULL;
+    for (int i = 0; i < PROBES; i++) {
+        struct cached *c = &table[(base + i) % SLOTS];
+        if (c->until_ns > now && c->ino == (uint64_t) st->st_ino) {
+            mine = c;
+            break;
+        }
+        if (free_slot == NULL && c->until_ns <= now) {
+            free_slot = c;
+        }
+    }
+    if (mine != NULL && mine->node != e->ino) {
+        stale = mine->node; /* another kernel inode of this file holds attributes */
+    }
+    if (cacheable) {
+        struct cached *c = mine != NULL ? mine : free_slot;
+        if (c != NULL) {
+            c->ino = (uint64_t) st->st_ino;
+            c->node = e->ino;
+            c->until_ns = now + (int64_t) (configured * 1e9) + MARGIN_NS;
+        } else {
+            cacheable = 0; /* no room to remember it: do not cache */
+        }
+    } else if (mine != NULL) {
+        mine->until_ns = 0;
+    }
+    pthread_mutex_unlock(&table_lock);
+    if (stale != 0) {
+        invalidate(stale);
+    }
+    return cacheable ? configured : 0.0;
+}
+
+int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout) {
+    reply_attr_fn fn = (reply_attr_fn) libfuse_symbol(&real_attr, "fuse_reply_attr");
+    /* A getattr reply does not say which kernel node asked, so only directories are cached. */
+    return fn(req, attr, S_ISDIR(attr->st_mode) ? attr_timeout : 0.0);
+}
+
+int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
+    reply_entry_fn fn = (reply_entry_fn) libfuse_symbol(&real_entry, "fuse_reply_entry");
+    struct fuse_entry_param copy = *e;
+    if (e->ino != 0) { /* node 0 is a negative entry: no attributes */
+        copy.attr_timeout = entry_timeout_for(e);
+    }
+    return fn(req, &copy);
+}
+
+int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi) {
+    reply_create_fn fn = (reply_create_fn) libfuse_symbol(&real_create, "fuse_reply_create");
+    struct fuse_entry_param copy = *e;
+    copy.attr_timeout = entry_timeout_for(e);
+    return fn(req, &copy, fi);
+}
