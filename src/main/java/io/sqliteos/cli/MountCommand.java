@@ -45,8 +45,9 @@ final class MountCommand implements Callable<Integer> {
     long busyTimeoutMs;
 
     @Option(names = "--name-cache", paramLabel = "SECONDS", defaultValue = "0.2",
-            description = {"How long the kernel may cache names while no transaction is open (default: ${DEFAULT-VALUE};",
-                "0 never). A transaction's begin waits this long for cached names to expire."})
+            description = {"How long the kernel may cache names, and the attributes of directories and single-link",
+                "files, while no transaction is open (default: ${DEFAULT-VALUE}; 0 never). A transaction's begin",
+                "waits this long for what was cached to expire."})
     double nameCacheSeconds;
 
     @Option(names = "--ipc-socket", paramLabel = "PATH",
