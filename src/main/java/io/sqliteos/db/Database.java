@@ -320,7 +320,7 @@ public final class Database implements AutoCloseable {
         } finally {
             writeLock.unlock();
         }
-        reserve.release();
+        reserve.discard();
         if (ephemeralDir != null) {
             deleteTree(ephemeralDir);
         }

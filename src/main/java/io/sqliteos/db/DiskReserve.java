@@ -53,8 +53,17 @@ final class DiskReserve {
         }
     }
 
-    /** Gives the reserve back to the disk; true if there was one. */
+    /** Gives the reserve back to a full disk; true if there was one. */
     synchronized boolean release() {
+        boolean had = discard();
+        if (had) {
+            log.warn("disk full: released the {} MiB reserve beside the database", SIZE >> 20);
+        }
+        return had;
+    }
+
+    /** Removes the reserve file (when the database closes); true if it was held. */
+    synchronized boolean discard() {
         boolean had = held;
         held = false;
         try {
@@ -62,9 +71,6 @@ final class DiskReserve {
         } catch (IOException e) {
             log.warn("could not release the disk reserve {}: {}", file, e.getMessage());
             return false;
-        }
-        if (had) {
-            log.warn("disk full: released the {} MiB reserve beside the database", SIZE >> 20);
         }
         return had;
     }
