@@ -103,7 +103,10 @@ public final class Database implements AutoCloseable {
     }
 
     private Connection connect() throws SQLException {
-        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
+        java.util.Properties props = new java.util.Properties();
+        // the driver would otherwise match every statement it runs against a pattern, looking for inserts
+        props.setProperty("jdbc.get_generated_keys", "false");
+        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file, props);
         try (Statement st = c.createStatement()) {
             st.execute("PRAGMA busy_timeout = " + busyTimeoutMs);
             // In RAM there is nothing to sync; on disk every commit is durable.

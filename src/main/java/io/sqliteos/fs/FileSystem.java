@@ -131,11 +131,24 @@ public final class FileSystem {
         if (path == null) {
             throw new FsException(Errno.ENOENT, "no path (the file was removed)");
         }
-        String trimmed = path.startsWith("/") ? path.substring(1) : path;
-        if (trimmed.isEmpty()) {
-            return new String[0];
+        // by hand rather than split("/+"): this runs for every request
+        List<String> parts = new ArrayList<>(8);
+        int at = 0;
+        int n = path.length();
+        while (at < n) {
+            while (at < n && path.charAt(at) == '/') {
+                at++;
+            }
+            int end = path.indexOf('/', at);
+            if (end < 0) {
+                end = n;
+            }
+            if (end > at) {
+                parts.add(path.substring(at, end));
+            }
+            at = end;
         }
-        return trimmed.split("/+");
+        return parts.toArray(new String[0]);
     }
 
     /** Where a walk ended: the inode and its type and permission bits. */

@@ -49,6 +49,34 @@ public final class SqliteosFuse extends FuseStubFS {
     private static final long DIRECT_IO_OFFSET = memberOffset(FuseFileInfo.class, "direct_io");
     private static final byte DIRECT_IO_BIT = 1;
 
+    /**
+     * fuse_get_context(3) as a bare pointer. The adapter reads three fields of it
+     * on every request; jnr-fuse's version builds a struct object each time.
+     */
+    public interface ContextCall {
+        Pointer fuse_get_context();
+    }
+
+    private static final ContextCall CONTEXT = jnr.ffi.LibraryLoader.create(ContextCall.class).load("fuse");
+    private static final long CONTEXT_UID = memberOffset(FuseContext.class, "uid");
+    private static final long CONTEXT_GID = memberOffset(FuseContext.class, "gid");
+    private static final long CONTEXT_PID = memberOffset(FuseContext.class, "pid");
+
+    /** struct stat members, written straight into the reply buffer (x86-64 widths). */
+    private static final long ST_INO = memberOffset(FileStat.class, "st_ino");
+    private static final long ST_MODE = memberOffset(FileStat.class, "st_mode");
+    private static final long ST_NLINK = memberOffset(FileStat.class, "st_nlink");
+    private static final long ST_UID = memberOffset(FileStat.class, "st_uid");
+    private static final long ST_GID = memberOffset(FileStat.class, "st_gid");
+    private static final long ST_RDEV = memberOffset(FileStat.class, "st_rdev");
+    private static final long ST_SIZE = memberOffset(FileStat.class, "st_size");
+    private static final long ST_BLKSIZE = memberOffset(FileStat.class, "st_blksize");
+    private static final long ST_BLOCKS = memberOffset(FileStat.class, "st_blocks");
+    /** The three timespecs follow st_blocks, 16 bytes each. */
+    private static final long ST_ATIM = ST_BLOCKS + 8;
+    private static final long ST_MTIM = ST_ATIM + 16;
+    private static final long ST_CTIM = ST_MTIM + 16;
+
     private final FileSystem fs;
     private final NameCacheTimeouts nameCache;
 
@@ -70,7 +98,7 @@ public final class SqliteosFuse extends FuseStubFS {
             constructor.setAccessible(true);
             Struct scratch = constructor.newInstance(Runtime.getSystemRuntime());
             Object member = type.getField(field).get(scratch);
-            java.lang.reflect.Method offset = Class.forName("jnr.ffi.Struct$AbstractMember").getDeclaredMethod("offset");
+            java.lang.reflect.Method offset = Class.forName("jnr.ffi.Struct$Member").getDeclaredMethod("offset");
             offset.setAccessible(true);
             return (Long) offset.invoke(member);
         } catch (ReflectiveOperationException e) {
@@ -97,8 +125,8 @@ public final class SqliteosFuse extends FuseStubFS {
     }
 
     private Caller caller() {
-        FuseContext ctx = getContext();
-        return new Caller((int) ctx.uid.get(), (int) ctx.gid.get(), ctx.pid.get());
+        Pointer ctx = CONTEXT.fuse_get_context();
+        return new Caller(ctx.getInt(CONTEXT_UID), ctx.getInt(CONTEXT_GID), ctx.getInt(CONTEXT_PID));
     }
 
     /** Runs one request, mapping every failure to a negative errno and a log line. */
@@ -126,23 +154,25 @@ public final class SqliteosFuse extends FuseStubFS {
     }
 
     private static void fill(FileStat st, FileAttributes a) {
-        st.st_ino.set(a.ino());
-        st.st_mode.set(a.mode());
-        st.st_nlink.set(a.nlink());
-        st.st_uid.set(a.uid());
-        st.st_gid.set(a.gid());
-        st.st_rdev.set(a.rdev());
-        st.st_size.set(a.size());
-        st.st_blocks.set(a.blocks());
-        st.st_blksize.set(65536);
-        setTime(st.st_atim, a.atimeNs());
-        setTime(st.st_mtim, a.mtimeNs());
-        setTime(st.st_ctim, a.ctimeNs());
+        Pointer m = Struct.getMemory(st);
+        m.putLong(ST_INO, a.ino());
+        m.putInt(ST_MODE, a.mode());
+        m.putLong(ST_NLINK, a.nlink());
+        m.putInt(ST_UID, a.uid());
+        m.putInt(ST_GID, a.gid());
+        m.putLong(ST_RDEV, a.rdev());
+        m.putLong(ST_SIZE, a.size());
+        m.putLong(ST_BLKSIZE, 65536);
+        m.putLong(ST_BLOCKS, a.blocks());
+        putTime(m, ST_ATIM, a.atimeNs());
+        putTime(m, ST_MTIM, a.mtimeNs());
+        putTime(m, ST_CTIM, a.ctimeNs());
     }
 
-    private static void setTime(Timespec t, long ns) {
-        t.tv_sec.set(Math.floorDiv(ns, 1_000_000_000L));
-        t.tv_nsec.set(Math.floorMod(ns, 1_000_000_000L));
+    /** A struct timespec: seconds, then nanoseconds, both 64 bits. */
+    private static void putTime(Pointer m, long at, long ns) {
+        m.putLong(at, Math.floorDiv(ns, 1_000_000_000L));
+        m.putLong(at + 8, Math.floorMod(ns, 1_000_000_000L));
     }
 
     private static long fh(FuseFileInfo fi) {
