@@ -242,7 +242,7 @@ public final class MountedFs implements AutoCloseable {
             }
             Files.deleteIfExists(log);
             // a daemon killed by a test cannot remove its IPC socket; the next daemon would, but none will come here
-            Files.deleteIfExists(io.sqliteos.ipc.IpcServer.defaultSocket(root));
+            Files.deleteIfExists(io.sqliteos.ipc.SocketPath.forMount(root));
         } catch (IOException | InterruptedException e) {
             throw new IllegalStateException("could not clean up mount " + root, e);
         }

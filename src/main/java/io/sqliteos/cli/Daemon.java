@@ -98,7 +98,7 @@ final class Daemon {
             var nameCache = FuseMount.nameCache(nameCacheSeconds);
             transactions.setCacheFence(nameCache);
             ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), posix.getuid()),
-                    ipcSocket != null ? ipcSocket : IpcServer.defaultSocket(mountPoint), "rw-------");
+                    ipcSocket != null ? ipcSocket : io.sqliteos.ipc.SocketPath.forMount(mountPoint), "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,

@@ -37,7 +37,7 @@ final class IpcCommand {
             if (root == null) {
                 throw new IOException("not inside a SQLiteOS mount; use --mount PATH or --socket PATH");
             }
-            target = IpcServer.defaultSocket(root);
+            target = io.sqliteos.ipc.SocketPath.forMount(root);
         }
         return new IpcClient(target);
     }

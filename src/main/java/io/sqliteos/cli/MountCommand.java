@@ -146,7 +146,7 @@ final class MountCommand implements Callable<Integer> {
                 System.out.println("sqliteos: mounted " + (db == null ? "an in-memory file system" : db.toAbsolutePath())
                         + " on " + dir + " (daemon pid " + daemon.pid() + ", log " + log + ")");
                 System.out.println("sqliteos: IPC socket " + (ipcSocket != null ? ipcSocket.toAbsolutePath()
-                        : io.sqliteos.ipc.IpcServer.defaultSocket(dir)));
+                        : io.sqliteos.ipc.SocketPath.forMount(dir)));
                 System.out.println("sqliteos: unmount with: sqliteos umount " + dir);
                 return 0;
             }

@@ -55,21 +55,6 @@ public final class IpcServer implements AutoCloseable {
         acceptor.setDaemon(true);
     }
 
-    /** Where a mount's socket lives unless --ipc-socket says otherwise. */
-    public static Path defaultSocket(Path mountPoint) {
-        String name = mountPoint.toAbsolutePath().normalize().toString().replaceAll("[^A-Za-z0-9._-]", "_") + ".sock";
-        Path run = Path.of("/run/sqliteos");
-        try {
-            Files.createDirectories(run);
-            if (Files.isWritable(run)) {
-                return run.resolve(name);
-            }
-        } catch (IOException ignored) {
-            // fall back to /tmp
-        }
-        return Path.of(System.getProperty("java.io.tmpdir"), "sqliteos-" + name);
-    }
-
     /** Binds the socket with the given permissions (e.g. "rw-------") and starts serving. */
     public static IpcServer start(IpcService service, Path socket, String permissions) throws IOException {
         Files.createDirectories(socket.toAbsolutePath().getParent());
