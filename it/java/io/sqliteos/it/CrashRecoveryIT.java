@@ -15,6 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -240,5 +242,33 @@ class CrashRecoveryIT {
             }
         }
         return broken;
+    }
+
+    @Test
+    void theRamOfAnInMemoryMountKilledWithSigkillIsGivenBackByTheNextMount() throws Exception {
+        Set<Path> before = ramDatabases();
+        Path abandoned;
+        try (MountedFs fs = MountedFs.start()) {
+            Files.writeString(fs.path("big"), "x".repeat(1 << 20));
+            Set<Path> created = ramDatabases();
+            created.removeAll(before);
+            assertThat(created).hasSize(1);
+            abandoned = created.iterator().next();
+            fs.killDaemon();
+            assertThat(abandoned).exists(); // a daemon killed with SIGKILL cannot clean up after itself
+        }
+        try (MountedFs next = MountedFs.start()) {
+            assertThat(abandoned).doesNotExist();
+            assertThat(next.log()).contains("removed " + abandoned);
+            assertThat(next.path("big")).doesNotExist(); // a new in-memory mount starts empty
+        }
+    }
+
+    /** The directories in RAM that hold in-memory databases. */
+    private static Set<Path> ramDatabases() throws java.io.IOException {
+        try (Stream<Path> dirs = Files.list(Path.of("/dev/shm"))) {
+            return dirs.filter(d -> d.getFileName().toString().startsWith("sqliteos-"))
+                    .collect(Collectors.toCollection(HashSet::new));
+        }
     }
 }

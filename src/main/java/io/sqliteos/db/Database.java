@@ -7,12 +7,10 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.Comparator;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +33,7 @@ public final class Database implements AutoCloseable {
     private static final int BACKSTOP_CHECKPOINT_PAGES = 16384;
 
     private final Path file;
-    private final Path ephemeralDir;
+    private final EphemeralDirectory ephemeralDir;
     private final long busyTimeoutMs;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final SqliteStore writer;
@@ -44,7 +42,7 @@ public final class Database implements AutoCloseable {
     private final Checkpointer checkpointer;
     private volatile boolean closed;
 
-    private Database(Path file, Path ephemeralDir, long busyTimeoutMs) throws SQLException {
+    private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs) throws SQLException {
         this.file = file;
         this.ephemeralDir = ephemeralDir;
         this.busyTimeoutMs = busyTimeoutMs;
@@ -77,19 +75,19 @@ public final class Database implements AutoCloseable {
 
     /** Creates a fresh database in RAM that disappears when closed. */
     public static Database openEphemeral(long busyTimeoutMs) {
-        Path dir;
+        EphemeralDirectory dir;
         try {
             Path shm = Path.of("/dev/shm");
             Path base = Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
-            dir = Files.createTempDirectory(base, "sqliteos-");
+            dir = EphemeralDirectory.create(base);
         } catch (IOException e) {
             throw new StoreException(StoreException.Kind.IO, "cannot create the in-memory database: " + e.getMessage(), e);
         }
         try {
-            return new Database(dir.resolve("fs.db"), dir, busyTimeoutMs);
-        } catch (SQLException e) {
-            deleteTree(dir);
-            throw StoreException.wrap(e);
+            return new Database(dir.path().resolve("fs.db"), dir, busyTimeoutMs);
+        } catch (SQLException | RuntimeException e) {
+            dir.close();
+            throw e instanceof SQLException sql ? StoreException.wrap(sql) : (RuntimeException) e;
         }
     }
 
@@ -325,15 +323,7 @@ public final class Database implements AutoCloseable {
         }
         reserve.discard();
         if (ephemeralDir != null) {
-            deleteTree(ephemeralDir);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            log.warn("could not remove {}: {}", dir, e.getMessage());
+            ephemeralDir.close();
         }
     }
 }
