@@ -173,6 +173,25 @@ class TransactionsIT {
         assertThat(fs.sh("test -d work/after && ! test -e work/before").exitCode()).isZero();
     }
 
+    @Test
+    void attributesTheKernelCachedBeforeTheTransactionDoNotLeakItsChanges() throws Exception {
+        write("work/f", "committed\n");
+        assertThat(Sys.mkdir(fs.path("work/d"), 0755)).isZero();
+        // an outsider looks at both: the kernel may cache the attributes of a
+        // single-link file and of a directory (they are cached between transactions)
+        String committed = "644 10 1\n755 0 2\n";
+        assertThat(fs.sh("stat -c '%a %s %h' work/f work/d").ok().stdout()).isEqualTo(committed);
+        assertThat(control("begin")).isZero();
+        Files.setPosixFilePermissions(fs.path("work/f"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertThat(Sys.truncate(fs.path("work/f"), 3)).isZero();
+        assertThat(Sys.link(fs.path("work/f"), fs.path("work/f2"))).isZero();
+        assertThat(Sys.mkdir(fs.path("work/d/sub"), 0755)).isZero();
+        assertThat(fs.sh("stat -c '%a %s %h' work/f work/d").ok().stdout()).isEqualTo(committed);
+        assertThat(control("rollback")).isZero();
+        assertThat(fs.sh("stat -c '%a %s %h' work/f work/d").ok().stdout()).isEqualTo(committed);
+        assertThat(Files.exists(fs.path("work/f2"))).isFalse();
+    }
+
     private static String readAll(FileChannel ch) {
         try {
             ByteBuffer buf = ByteBuffer.allocate(4096);
