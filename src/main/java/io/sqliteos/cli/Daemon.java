@@ -7,6 +7,7 @@ import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fuse.FuseMount;
 import io.sqliteos.ipc.IpcServer;
 import io.sqliteos.ipc.IpcService;
+import io.sqliteos.ipc.SocketPath;
 import io.sqliteos.tx.ProcessSessions;
 import io.sqliteos.tx.SessionRouter;
 import io.sqliteos.tx.TransactionAttributes;
@@ -98,7 +99,7 @@ final class Daemon {
             var nameCache = FuseMount.nameCache(nameCacheSeconds);
             transactions.setCacheFence(nameCache);
             ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), posix.getuid()),
-                    ipcSocket != null ? ipcSocket : io.sqliteos.ipc.SocketPath.forMount(mountPoint), "rw-------");
+                    ipcSocket != null ? ipcSocket : SocketPath.forMount(mountPoint), "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,

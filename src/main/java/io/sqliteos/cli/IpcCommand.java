@@ -2,8 +2,8 @@ package io.sqliteos.cli;
 
 import io.sqliteos.ipc.IpcClient;
 import io.sqliteos.ipc.IpcException;
-import io.sqliteos.ipc.IpcServer;
 import io.sqliteos.ipc.IpcService;
+import io.sqliteos.ipc.SocketPath;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -37,7 +37,7 @@ final class IpcCommand {
             if (root == null) {
                 throw new IOException("not inside a SQLiteOS mount; use --mount PATH or --socket PATH");
             }
-            target = io.sqliteos.ipc.SocketPath.forMount(root);
+            target = SocketPath.forMount(root);
         }
         return new IpcClient(target);
     }

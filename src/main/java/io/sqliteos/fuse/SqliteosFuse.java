@@ -418,8 +418,8 @@ public final class SqliteosFuse extends FuseStubFS {
             FileStat st = new FileStat(Runtime.getSystemRuntime());
             Pointer stMemory = Struct.getMemory(st);
             for (DirEntry e : entries) {
-                st.st_ino.set(e.ino());
-                st.st_mode.set(e.mode());
+                stMemory.putLong(ST_INO, e.ino());
+                stMemory.putInt(ST_MODE, e.mode());
                 byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
                 ByteBuffer cName = ByteBuffer.allocate(name.length + 1).put(name).put((byte) 0);
                 cName.flip();
