@@ -39,6 +39,7 @@ public final class Database implements AutoCloseable {
     private final SqliteStore writer;
     private final DiskReserve reserve;
     private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
+    private final EntryCache entryCache = new EntryCache();
     private final Checkpointer checkpointer;
     private volatile boolean closed;
 
@@ -58,7 +59,7 @@ public final class Database implements AutoCloseable {
             first.close();
             throw e;
         }
-        this.writer = new SqliteStore(first);
+        this.writer = new SqliteStore(first, entryCache, true);
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
         this.checkpointer = new Checkpointer(connect());
@@ -169,8 +170,12 @@ public final class Database implements AutoCloseable {
 
     /** A new connection for one owner (a transaction session); the caller closes it. */
     public Store openStore() {
+        return newStore(false);
+    }
+
+    private SqliteStore newStore(boolean shared) {
         try {
-            return new SqliteStore(connect());
+            return new SqliteStore(connect(), entryCache, shared);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -180,7 +185,7 @@ public final class Database implements AutoCloseable {
     public <T> T read(Function<Store, T> work) {
         SqliteStore store = readers.poll();
         if (store == null) {
-            store = (SqliteStore) openStore();
+            store = newStore(true);
         }
         boolean healthy = false;
         boolean databaseFailed = false;

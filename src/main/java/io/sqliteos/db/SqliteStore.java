@@ -7,8 +7,10 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
@@ -20,9 +22,18 @@ final class SqliteStore implements Store {
     private final Connection connection;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private boolean inTransaction;
+    private final EntryCache entryCache;
+    /** True for the shared writer and readers, which see the committed state; false for a transaction's own. */
+    private final boolean sharesEntryCache;
+    /** The cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
+    private long seenEpoch = -1;
+    /** Entries this connection's open transaction changed: read from the database, never from the cache. */
+    private final Set<EntryCache.Key> touched = new HashSet<>();
 
-    SqliteStore(Connection connection) {
+    SqliteStore(Connection connection, EntryCache entryCache, boolean sharesEntryCache) {
         this.connection = connection;
+        this.entryCache = entryCache;
+        this.sharesEntryCache = sharesEntryCache;
     }
 
     Connection connection() {
@@ -63,14 +74,19 @@ final class SqliteStore implements Store {
 
     @Override
     public void begin(boolean write) {
+        seenEpoch = entryCache.epoch(); // before the snapshot can begin
         control(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
         inTransaction = true;
     }
 
     @Override
     public void commit() {
-        control("COMMIT");
-        inTransaction = false;
+        try {
+            control("COMMIT");
+        } finally {
+            // even a failed COMMIT may have changed entries: forget them all the same
+            endTransaction(true);
+        }
     }
 
     @Override
@@ -78,7 +94,19 @@ final class SqliteStore implements Store {
         try {
             control("ROLLBACK");
         } finally {
-            inTransaction = false;
+            endTransaction(false);
+        }
+    }
+
+    private void endTransaction(boolean committed) {
+        inTransaction = false;
+        seenEpoch = -1;
+        if (!touched.isEmpty()) {
+            // a rollback leaves the committed entries as they were: the cache still holds true
+            if (committed) {
+                entryCache.settled(touched);
+            }
+            touched.clear();
         }
     }
 
@@ -291,31 +319,67 @@ final class SqliteStore implements Store {
 
     @Override
     public DirEntryRow lookupEntry(long parent, String name) {
+        EntryCache.Key key = null;
+        if (sharesEntryCache && seenEpoch >= 0) {
+            key = new EntryCache.Key(parent, name);
+            if (touched.contains(key)) {
+                key = null; // this transaction changed it: only the database knows it now
+            } else {
+                DirEntryRow hit = entryCache.get(key);
+                if (hit != null) {
+                    return hit;
+                }
+            }
+        }
+        DirEntryRow row;
         try {
             PreparedStatement ps = sql("SELECT d.ino, i.mode FROM dirent d JOIN inode i ON i.ino = d.ino"
                     + " WHERE d.parent = ? AND d.name = ?");
             ps.setLong(1, parent);
             ps.setString(2, name);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new DirEntryRow(name, rs.getLong(1), rs.getInt(2)) : null;
+                row = rs.next() ? new DirEntryRow(name, rs.getLong(1), rs.getInt(2) & EntryCache.S_IFMT) : null;
             }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
+        }
+        if (row != null && key != null) {
+            entryCache.fill(key, row, seenEpoch);
+        }
+        return row;
+    }
+
+    /** Notes that the open transaction changes an entry. */
+    private void touch(long parent, String name) {
+        EntryCache.Key key = new EntryCache.Key(parent, name);
+        touched.add(key);
+        if (sharesEntryCache) {
+            entryCache.changing(key);
+        }
+    }
+
+    /** After a change to an entry: outside a transaction it has committed on its own. */
+    private void touched() {
+        if (!inTransaction) {
+            endTransaction(true);
         }
     }
 
     @Override
     public void insertDirent(long parent, String name, long ino) {
+        touch(parent, name);
         direntUpdate("INSERT INTO dirent (parent, name, ino) VALUES (?, ?, ?)", parent, name, ino);
     }
 
     @Override
     public void updateDirent(long parent, String name, long ino) {
+        touch(parent, name);
         direntUpdate("UPDATE dirent SET ino = ?3 WHERE parent = ?1 AND name = ?2", parent, name, ino);
     }
 
     @Override
     public void deleteDirent(long parent, String name) {
+        touch(parent, name);
         try {
             PreparedStatement ps = sql("DELETE FROM dirent WHERE parent = ? AND name = ?");
             ps.setLong(1, parent);
@@ -323,6 +387,8 @@ final class SqliteStore implements Store {
             ps.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
+        } finally {
+            touched();
         }
     }
 
@@ -335,6 +401,8 @@ final class SqliteStore implements Store {
             ps.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
+        } finally {
+            touched();
         }
     }
 

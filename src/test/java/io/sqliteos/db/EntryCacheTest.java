@@ -1,0 +1,40 @@
+package io.sqliteos.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class EntryCacheTest {
+
+    private final EntryCache cache = new EntryCache();
+    private final EntryCache.Key key = new EntryCache.Key(1, "a");
+    private final DirEntryRow old = new DirEntryRow("a", 7, 0100000);
+
+    @Test
+    void aValueReadBeforeACommitIsNotKeptAfterIt() {
+        long seen = cache.epoch();
+        // a writer changes the entry and commits while a reader still holds the old value
+        cache.changing(key);
+        cache.settled(List.of(key));
+        cache.fill(key, old, seen);
+        assertThat(cache.get(key)).isNull();
+    }
+
+    @Test
+    void aValueKeptBeforeTheCommitIsRemovedByIt() {
+        cache.fill(key, old, cache.epoch());
+        assertThat(cache.get(key)).isEqualTo(old);
+        cache.settled(List.of(key));
+        assertThat(cache.get(key)).isNull();
+    }
+
+    @Test
+    void otherEntriesSurviveACommitThatDidNotTouchThem() {
+        EntryCache.Key other = new EntryCache.Key(2, "b");
+        DirEntryRow b = new DirEntryRow("b", 8, 040000);
+        cache.fill(other, b, cache.epoch());
+        cache.settled(List.of(key));
+        assertThat(cache.get(other)).isEqualTo(b);
+    }
+}
