@@ -417,12 +417,17 @@ public final class SqliteosFuse extends FuseStubFS {
             List<DirEntry> entries = fs.readdir(caller(), path, fh(fi));
             FileStat st = new FileStat(Runtime.getSystemRuntime());
             Pointer stMemory = Struct.getMemory(st);
+            // direct, so jnr passes its address instead of copying each name into a temporary
+            ByteBuffer cName = ByteBuffer.allocateDirect(FileSystem.NAME_MAX + 1);
             for (DirEntry e : entries) {
                 stMemory.putLong(ST_INO, e.ino());
                 stMemory.putInt(ST_MODE, e.mode());
                 byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
-                ByteBuffer cName = ByteBuffer.allocate(name.length + 1).put(name).put((byte) 0);
-                cName.flip();
+                if (name.length >= cName.capacity()) {
+                    cName = ByteBuffer.allocateDirect(name.length + 1); // names are checked when made: only for safety
+                }
+                cName.clear();
+                cName.put(name).put((byte) 0).flip();
                 // offset 0: libfuse keeps the whole listing, so a large directory is read once
                 if (filler.apply(buf, cName, stMemory, 0) != 0) {
                     break;
