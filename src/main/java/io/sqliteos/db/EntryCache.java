@@ -2,6 +2,7 @@ package io.sqliteos.db;
 
 import java.util.Collection;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -16,6 +17,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * still the one it saw before its snapshot began, and it checks that after
  * putting the entry in, so a racing removal always wins. A transaction's own
  * connection tells the cache of the entries it changed only when it commits.
+ *
+ * <p>Readers may meet an entry a moment stale, as if they had read a moment
+ * earlier. The writer must not: it would change a name that is gone. Its own
+ * commits are settled before it writes again, but a transaction commits on its
+ * own connection, so between that commit and its settling the writer (which
+ * may already hold the database) walks without the cache.
  */
 final class EntryCache {
 
@@ -28,6 +35,8 @@ final class EntryCache {
 
     private final ConcurrentHashMap<Key, DirEntryRow> entries = new ConcurrentHashMap<>();
     private final AtomicLong epoch = new AtomicLong();
+    /** Transactions' commits begun and not yet settled. */
+    private final AtomicInteger unsettledCommits = new AtomicInteger();
 
     /** The epoch to pass to {@link #fill}; read before the snapshot the value comes from begins. */
     long epoch() {
@@ -60,6 +69,22 @@ final class EntryCache {
         for (Key k : keys) {
             entries.remove(k);
         }
+    }
+
+    /** A transaction's connection is about to commit changes to {@code keys}: call before its COMMIT. */
+    void transactionCommitting() {
+        unsettledCommits.incrementAndGet();
+    }
+
+    /** The commit announced by {@link #transactionCommitting} is over, whether or not it succeeded. */
+    void transactionSettled(Collection<Key> keys) {
+        settled(keys);
+        unsettledCommits.decrementAndGet();
+    }
+
+    /** False while a transaction's commit may have changed entries this cache still holds. */
+    boolean trustworthyForWriters() {
+        return unsettledCommits.get() == 0;
     }
 
     int size() {

@@ -27,6 +27,8 @@ final class SqliteStore implements Store {
     private final boolean sharesEntryCache;
     /** The cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
     private long seenEpoch = -1;
+    /** The open transaction may write. */
+    private boolean writing;
     /** Entries this connection's open transaction changed: read from the database, never from the cache. */
     private final Set<EntryCache.Key> touched = new HashSet<>();
 
@@ -77,14 +79,24 @@ final class SqliteStore implements Store {
         seenEpoch = entryCache.epoch(); // before the snapshot can begin
         control(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
         inTransaction = true;
+        writing = write;
     }
 
     @Override
     public void commit() {
+        // a transaction's own connection: the shared writer must not trust the cache until this settles
+        boolean announced = !sharesEntryCache && !touched.isEmpty();
+        if (announced) {
+            entryCache.transactionCommitting();
+        }
         try {
             control("COMMIT");
         } finally {
             // even a failed COMMIT may have changed entries: forget them all the same
+            if (announced) {
+                entryCache.transactionSettled(touched);
+                touched.clear();
+            }
             endTransaction(true);
         }
     }
@@ -100,6 +112,7 @@ final class SqliteStore implements Store {
 
     private void endTransaction(boolean committed) {
         inTransaction = false;
+        writing = false;
         seenEpoch = -1;
         if (!touched.isEmpty()) {
             // a rollback leaves the committed entries as they were: the cache still holds true
@@ -326,7 +339,7 @@ final class SqliteStore implements Store {
                 key = null; // this transaction changed it: only the database knows it now
             } else {
                 DirEntryRow hit = entryCache.get(key);
-                if (hit != null) {
+                if (hit != null && (!writing || entryCache.trustworthyForWriters())) {
                     return hit;
                 }
             }

@@ -37,4 +37,15 @@ class EntryCacheTest {
         cache.settled(List.of(key));
         assertThat(cache.get(other)).isEqualTo(b);
     }
+
+    @Test
+    void writersDistrustTheCacheWhileATransactionsCommitIsUnsettled() {
+        cache.fill(key, old, cache.epoch());
+        assertThat(cache.trustworthyForWriters()).isTrue();
+        cache.transactionCommitting();
+        assertThat(cache.trustworthyForWriters()).isFalse();
+        cache.transactionSettled(List.of(key));
+        assertThat(cache.trustworthyForWriters()).isTrue();
+        assertThat(cache.get(key)).isNull();
+    }
 }
