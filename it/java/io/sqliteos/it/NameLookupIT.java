@@ -138,18 +138,18 @@ class NameLookupIT {
         String show = "for f in w/a w/b w/c w/sub/s w/moved/s; do test -e $f && echo \"$f: $(cat $f)\"; done; true";
         assertThat(fs.sh(show).ok().stdout()).isEqualTo(before);
 
-        assertThat(control("begin")).isZero();
-        assertThat(Sys.rename(fs.path("w/a"), fs.path("w/c"))).isZero();
-        assertThat(Sys.unlink(fs.path("w/b"))).isZero();
-        assertThat(Sys.rename(fs.path("w/sub"), fs.path("w/moved"))).isZero();
-        assertThat(control("rollback")).isZero();
+        renameAndUnlinkInATransactionEndedBy("rollback");
         assertThat(fs.sh(show).ok().stdout()).isEqualTo(before);
+        renameAndUnlinkInATransactionEndedBy("commit");
+        assertThat(fs.sh(show).ok().stdout()).isEqualTo("w/c: a\nw/moved/s: s\n");
+    }
 
+    /** Renames w/a to w/c and w/sub to w/moved and unlinks w/b, all in one transaction of this thread. */
+    private static void renameAndUnlinkInATransactionEndedBy(String end) {
         assertThat(control("begin")).isZero();
         assertThat(Sys.rename(fs.path("w/a"), fs.path("w/c"))).isZero();
         assertThat(Sys.unlink(fs.path("w/b"))).isZero();
         assertThat(Sys.rename(fs.path("w/sub"), fs.path("w/moved"))).isZero();
-        assertThat(control("commit")).isZero();
-        assertThat(fs.sh(show).ok().stdout()).isEqualTo("w/c: a\nw/moved/s: s\n");
+        assertThat(control(end)).isZero();
     }
 }

@@ -71,23 +71,18 @@ final class EntryCache {
         }
     }
 
-    /** A transaction's connection is about to commit changes to {@code keys}: call before its COMMIT. */
+    /** A transaction's connection is about to commit changes to entries: call before its COMMIT. */
     void transactionCommitting() {
         unsettledCommits.incrementAndGet();
     }
 
-    /** The commit announced by {@link #transactionCommitting} is over, whether or not it succeeded. */
-    void transactionSettled(Collection<Key> keys) {
-        settled(keys);
+    /** The commit announced by {@link #transactionCommitting} has {@link #settled}, whether or not it succeeded. */
+    void transactionSettled() {
         unsettledCommits.decrementAndGet();
     }
 
     /** False while a transaction's commit may have changed entries this cache still holds. */
     boolean trustworthyForWriters() {
         return unsettledCommits.get() == 0;
-    }
-
-    int size() {
-        return entries.size();
     }
 }

@@ -93,11 +93,10 @@ final class SqliteStore implements Store {
             control("COMMIT");
         } finally {
             // even a failed COMMIT may have changed entries: forget them all the same
-            if (announced) {
-                entryCache.transactionSettled(touched);
-                touched.clear();
-            }
             endTransaction(true);
+            if (announced) {
+                entryCache.transactionSettled();
+            }
         }
     }
 

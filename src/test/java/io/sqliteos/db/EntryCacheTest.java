@@ -44,7 +44,9 @@ class EntryCacheTest {
         assertThat(cache.trustworthyForWriters()).isTrue();
         cache.transactionCommitting();
         assertThat(cache.trustworthyForWriters()).isFalse();
-        cache.transactionSettled(List.of(key));
+        cache.settled(List.of(key));
+        assertThat(cache.trustworthyForWriters()).isFalse();
+        cache.transactionSettled();
         assertThat(cache.trustworthyForWriters()).isTrue();
         assertThat(cache.get(key)).isNull();
     }
