@@ -361,7 +361,7 @@ final class SqliteStore implements Store {
         return row;
     }
 
-    /** Notes that the open transaction changes an entry. */
+    /** Notes that the open transaction is about to change an entry. */
     private void touch(long parent, String name) {
         EntryCache.Key key = new EntryCache.Key(parent, name);
         touched.add(key);
@@ -371,7 +371,7 @@ final class SqliteStore implements Store {
     }
 
     /** After a change to an entry: outside a transaction it has committed on its own. */
-    private void touched() {
+    private void settleIfAutocommitted() {
         if (!inTransaction) {
             endTransaction(true);
         }
@@ -379,13 +379,11 @@ final class SqliteStore implements Store {
 
     @Override
     public void insertDirent(long parent, String name, long ino) {
-        touch(parent, name);
         direntUpdate("INSERT INTO dirent (parent, name, ino) VALUES (?, ?, ?)", parent, name, ino);
     }
 
     @Override
     public void updateDirent(long parent, String name, long ino) {
-        touch(parent, name);
         direntUpdate("UPDATE dirent SET ino = ?3 WHERE parent = ?1 AND name = ?2", parent, name, ino);
     }
 
@@ -400,11 +398,12 @@ final class SqliteStore implements Store {
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
-            touched();
+            settleIfAutocommitted();
         }
     }
 
     private void direntUpdate(String query, long parent, String name, long ino) {
+        touch(parent, name);
         try {
             PreparedStatement ps = sql(query);
             ps.setLong(1, parent);
@@ -414,7 +413,7 @@ final class SqliteStore implements Store {
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
-            touched();
+            settleIfAutocommitted();
         }
     }
 
