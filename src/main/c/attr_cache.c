@@ -18,18 +18,23 @@
  * zero timeout. The timeout itself (zero while a transaction is open) is the
  * daemon's to set in libfuse's configuration.
  *
+ * It also lets the daemon tell the kernel to drop every name it has cached
+ * (sqliteos_increment_epoch), which libfuse 2 has no call for.
+ *
  * The daemon loads this library with RTLD_GLOBAL before libfuse, so libfuse's
  * own calls of the three reply functions land here. Everything of libfuse's is
  * looked up at run time through its handle: it may be loaded RTLD_LOCAL.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The libfuse 2 ABI (fuse.h, fuse_lowlevel.h), declared here so no headers are needed. */
 typedef struct fuse_req *fuse_req_t;
@@ -60,6 +65,15 @@ typedef struct fuse_context *(*get_context_fn)(void);
 typedef struct fuse_session *(*get_session_fn)(struct fuse *);
 typedef struct fuse_chan *(*next_chan_fn)(struct fuse_session *, struct fuse_chan *);
 typedef int (*inval_inode_fn)(struct fuse_chan *, unsigned long, off_t, off_t);
+typedef int (*chan_fd_fn)(struct fuse_chan *);
+
+/* The kernel's reply header (fuse_kernel.h); with unique 0 it is a notification and error its code. */
+struct fuse_out_header {
+    uint32_t len;
+    int32_t error;
+    uint64_t unique;
+};
+#define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
 
 /* Tells the daemon that replies pass through here. */
 const int sqliteos_attr_cache_version = 2;
@@ -74,7 +88,7 @@ static void *libfuse_symbol(void **slot, const char *name) {
     return fn;
 }
 
-static void *real_attr, *real_entry, *real_create, *get_context, *get_session, *next_chan, *inval_inode;
+static void *real_attr, *real_entry, *real_create, *get_context, *get_session, *next_chan, *inval_inode, *chan_fd;
 
 /*
  * The single-link files whose attributes the kernel may hold, by inode
@@ -189,4 +203,31 @@ int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e, const st
     struct fuse_entry_param copy = *e;
     copy.attr_timeout = entry_timeout_for(e);
     return fn(req, &copy, fi);
+}
+
+/*
+ * Makes every name the kernel has cached for this mount stale at once, along
+ * with any lookup reply still on its way (the kernel notes the epoch when it
+ * sends a lookup). Returns 0, or -errno: EINVAL from a kernel older than 6.16,
+ * which does not know the notification.
+ */
+long sqliteos_increment_epoch(struct fuse *f) {
+    get_session_fn session = (get_session_fn) libfuse_symbol(&get_session, "fuse_get_session");
+    next_chan_fn chan = (next_chan_fn) libfuse_symbol(&next_chan, "fuse_session_next_chan");
+    chan_fd_fn fd_of = (chan_fd_fn) libfuse_symbol(&chan_fd, "fuse_chan_fd");
+    if (f == NULL || session == NULL || chan == NULL || fd_of == NULL) {
+        return -ENOSYS;
+    }
+    struct fuse_session *se = session(f);
+    struct fuse_chan *ch = se == NULL ? NULL : chan(se, NULL);
+    int fd = ch == NULL ? -1 : fd_of(ch);
+    if (fd < 0) {
+        return -EBADF;
+    }
+    struct fuse_out_header notice = { sizeof notice, FUSE_NOTIFY_INC_EPOCH, 0 };
+    ssize_t n = write(fd, &notice, sizeof notice);
+    if (n < 0) {
+        return -errno;
+    }
+    return n == (ssize_t) sizeof notice ? 0 : -EIO;
 }

@@ -43,11 +43,17 @@ public final class MountedFs implements AutoCloseable {
 
     /** Mounts an in-memory file system with {@code allow_other} (for the unprivileged-user tests) plus any extra arguments. */
     public static MountedFs start(String... extraArgs) throws IOException, InterruptedException {
+        return start(List.of(), extraArgs);
+    }
+
+    /** Like {@link #start(String...)}, with extra options for the daemon's JVM (-D properties). */
+    public static MountedFs start(List<String> jvmOptions, String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("sqliteos-it-");
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         Path log = Files.createTempFile("sqliteos-it-", ".log");
-        List<String> cmd = new ArrayList<>(List.of("java", "-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8",
-                "-jar", jar().toString(), "mount", "--foreground", dir.toString(), "-o", "allow_other"));
+        List<String> cmd = new ArrayList<>(List.of("java", "-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-jar", jar().toString(), "mount", "--foreground", dir.toString(), "-o", "allow_other"));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         MountedFs fs = new MountedFs(dir, p, log);

@@ -34,10 +34,10 @@ final class Daemon {
 
     private final boolean force;
     private final Path ipcSocket;
-    private final double nameCacheSeconds;
+    private final Double nameCacheSeconds; // null: the kernel's default
 
     Daemon(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs, boolean debug,
-           boolean force, Path ipcSocket, double nameCacheSeconds) {
+           boolean force, Path ipcSocket, Double nameCacheSeconds) {
         this.nameCacheSeconds = nameCacheSeconds;
         this.force = force;
         this.ipcSocket = ipcSocket;

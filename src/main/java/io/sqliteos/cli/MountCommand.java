@@ -44,11 +44,12 @@ final class MountCommand implements Callable<Integer> {
             description = "How long a writer waits for the database before failing with EBUSY (default: ${DEFAULT-VALUE}).")
     long busyTimeoutMs;
 
-    @Option(names = "--name-cache", paramLabel = "SECONDS", defaultValue = "0.2",
+    @Option(names = "--name-cache", paramLabel = "SECONDS",
             description = {"How long the kernel may cache names, and the attributes of directories and single-link",
-                "files, while no transaction is open (default: ${DEFAULT-VALUE}; 0 never). A transaction's begin",
-                "waits this long for what was cached to expire."})
-    double nameCacheSeconds;
+                "files, while no transaction is open (0 never). Default: 1 on Linux 6.16 and later, where a",
+                "transaction's begin has the kernel drop them all at once; 0.2 on older kernels, where a",
+                "transaction's begin waits this long for them to expire."})
+    Double nameCacheSeconds;
 
     @Option(names = "--ipc-socket", paramLabel = "PATH",
             description = "Where the IPC service listens (default: /run/sqliteos/<mount point>.sock, owner-only).")
@@ -74,7 +75,7 @@ final class MountCommand implements Callable<Integer> {
         }
         long budget = size != null ? size : defaultSize();
         if (foreground) {
-            if (!(nameCacheSeconds >= 0 && nameCacheSeconds <= 60)) {
+            if (nameCacheSeconds != null && !(nameCacheSeconds >= 0 && nameCacheSeconds <= 60)) {
                 System.err.println("sqliteos: --name-cache takes 0 to 60 seconds");
                 return 2;
             }
@@ -120,8 +121,10 @@ final class MountCommand implements Callable<Integer> {
         cmd.addAll(daemonJvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         cmd.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "--foreground"));
-        cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs),
-                "--name-cache", Double.toString(nameCacheSeconds)));
+        cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs)));
+        if (nameCacheSeconds != null) {
+            cmd.addAll(List.of("--name-cache", Double.toString(nameCacheSeconds)));
+        }
         if (size != null) {
             cmd.addAll(List.of("--size", Long.toString(size)));
         }

@@ -1,6 +1,9 @@
 package io.sqliteos.fuse;
 
+import com.kenai.jffi.CallContext;
+import com.kenai.jffi.Invoker;
 import com.kenai.jffi.Library;
+import com.kenai.jffi.Type;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -15,14 +18,21 @@ import org.slf4j.LoggerFactory;
  * single-link files and of nothing else. It must be loaded, globally, before
  * libfuse, so that libfuse's calls of its reply functions resolve to it.
  * Without it attributes are never cached, which is slower and just as correct.
+ * The same library sends the kernel the one notification libfuse 2 lacks:
+ * drop every cached name ({@link #incrementEpoch}).
  */
 final class AttributeCacheFilter {
 
     private static final Logger log = LoggerFactory.getLogger(AttributeCacheFilter.class);
     private static final String RESOURCE = "/native/libsqliteos-attr-cache.so";
     private static final String MARKER_SYMBOL = "sqliteos_attr_cache_version";
+    private static final String EPOCH_SYMBOL = "sqliteos_increment_epoch";
+    private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
+    /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
+    private static final long ENOSYS = 38;
 
     private static Boolean loaded;
+    private static long incrementEpoch; // the function's address, 0 if absent
 
     private AttributeCacheFilter() {}
 
@@ -32,6 +42,19 @@ final class AttributeCacheFilter {
             loaded = tryLoad();
         }
         return loaded;
+    }
+
+    /**
+     * Tells the kernel that every name it has cached for this mount is stale
+     * (Linux 6.16 and later). Returns 0, or a negative errno: -EINVAL from an
+     * older kernel, -ENOSYS when the library is not loaded.
+     */
+    static long incrementEpoch(long fuse) {
+        long fn;
+        synchronized (AttributeCacheFilter.class) {
+            fn = incrementEpoch;
+        }
+        return fn == 0 ? -ENOSYS : Invoker.getInstance().invokeL1(LONG_OF_POINTER, fn, fuse);
     }
 
     private static boolean tryLoad() {
@@ -49,6 +72,7 @@ final class AttributeCacheFilter {
                             Library.getLastError());
                     return false;
                 }
+                incrementEpoch = lib.getSymbolAddress(EPOCH_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

@@ -33,8 +33,11 @@ public final class FuseMount {
         return all;
     }
 
-    /** The kernel name cache policy of a mount: names cached this long while no transaction is open. */
-    public static io.sqliteos.tx.CacheFence nameCache(double seconds) {
+    /**
+     * The kernel name cache policy of a mount: names cached this long while no
+     * transaction is open; null picks a default that suits the kernel.
+     */
+    public static io.sqliteos.tx.CacheFence nameCache(Double seconds) {
         return new NameCacheTimeouts(seconds);
     }
 

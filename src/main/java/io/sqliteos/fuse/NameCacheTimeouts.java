@@ -1,5 +1,6 @@
 package io.sqliteos.fuse;
 
+import io.sqliteos.fs.Errno;
 import io.sqliteos.tx.CacheFence;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -15,6 +16,16 @@ import org.slf4j.LoggerFactory;
  * transaction is open, which spares a lookup request per path component, a
  * request per directory for the kernel's permission checks and one per stat,
  * and not at all while one is.
+ *
+ * <p>A transaction may only begin once nothing cached before it can still be
+ * used: a rename inside it moves the kernel's cached name, and every process
+ * would see the moved name while it lasts. Linux 6.16 and later drop every
+ * cached name on request (an epoch notification), so a begin costs nothing
+ * and names can be kept for a second. Older kernels cannot, so there a begin
+ * waits for the names to expire, and they are kept only 0.2 s by default.
+ * Attributes need no such step: whatever a transaction changes comes back in
+ * replies with no timeout, and the kernel drops the attributes it changes
+ * itself.
  *
  * <p>libfuse 2's high-level API takes the timeouts once, as mount options, and
  * copies them into every reply from its configuration record. So the mount
@@ -41,8 +52,16 @@ final class NameCacheTimeouts implements CacheFence {
     private static final int SEARCH_BYTES = 1024;
     /** After the last transaction, replies computed inside it may still be on their way. */
     private static final long RESUME_DELAY_MS = 50;
+    /** The timeouts when none is asked for: with the epoch notification, and without it. */
+    static final double DEFAULT_SECONDS = 1.0;
+    static final double DEFAULT_SECONDS_WAITING = 0.2;
+    /** Set to false, the daemon behaves as on a kernel without the epoch notification (for tests). */
+    static final String EPOCHS_PROPERTY = "sqliteos.kernelEpochs";
 
-    private final double seconds;
+    private final Double requested; // null: the defaults above
+    private double seconds;
+    private long fuse;      // struct fuse, for the epoch notification
+    private boolean epochs; // the kernel drops every cached name on request
     private boolean attributesToo; // the reply filter is loaded: the attribute timeout may be set
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "sqliteos-name-cache");
@@ -55,8 +74,10 @@ final class NameCacheTimeouts implements CacheFence {
     private long zeroSinceNanos = System.nanoTime();
     private ScheduledFuture<?> pendingResume;
 
-    NameCacheTimeouts(double seconds) {
-        this.seconds = seconds;
+    /** {@code seconds} null lets the kernel decide: {@link #DEFAULT_SECONDS} where it has epochs. */
+    NameCacheTimeouts(Double seconds) {
+        this.requested = seconds;
+        this.seconds = seconds != null ? seconds : DEFAULT_SECONDS_WAITING;
     }
 
     /** Lets the attribute timeout follow the name timeouts: the reply filter keeps it where it is safe. */
@@ -66,7 +87,7 @@ final class NameCacheTimeouts implements CacheFence {
 
     /** Finds libfuse's configuration record in {@code struct fuse} and starts caching names. */
     synchronized void attach(Pointer fuse) {
-        if (seconds <= 0 || fuse == null) {
+        if ((requested != null && requested <= 0) || fuse == null) {
             return;
         }
         for (int at = 0; at + AC_SET + 4 <= SEARCH_BYTES; at += 8) {
@@ -74,8 +95,19 @@ final class NameCacheTimeouts implements CacheFence {
                     && fuse.getDouble(at + NEGATIVE) == 0.0 && fuse.getDouble(at + ATTR) == 0.0
                     && fuse.getInt(at + AC_SET) == 1) {
                 config = fuse.slice(at);
-                log.info("names{} are cached for {} s while no transaction is open",
-                        attributesToo ? " and attributes" : "", seconds);
+                this.fuse = fuse.address();
+                boolean allowed = !"false".equals(System.getProperty(EPOCHS_PROPERTY));
+                long probe = allowed ? AttributeCacheFilter.incrementEpoch(this.fuse) : 0;
+                epochs = allowed && probe == 0;
+                if (requested == null) {
+                    seconds = epochs ? DEFAULT_SECONDS : DEFAULT_SECONDS_WAITING;
+                }
+                String begin = epochs ? "a transaction's begin has the kernel drop them"
+                        : !allowed ? "a transaction's begin waits for them to expire (" + EPOCHS_PROPERTY + "=false)"
+                        : "a transaction's begin waits for them to expire (the kernel cannot drop them: "
+                                + errnoName(probe) + "; that needs Linux 6.16)";
+                log.info("names{} are cached for {} s while no transaction is open; {}",
+                        attributesToo ? " and attributes" : "", seconds, begin);
                 if (open == 0) {
                     setTimeouts(seconds);
                 }
@@ -83,6 +115,16 @@ final class NameCacheTimeouts implements CacheFence {
             }
         }
         log.warn("libfuse's configuration record was not found: names are not cached (every lookup reaches the daemon)");
+    }
+
+    /** "EINVAL" for -22: how a refused notification is logged. */
+    private static String errnoName(long negativeErrno) {
+        for (Errno e : Errno.values()) {
+            if (e.number() == -negativeErrno) {
+                return e.name();
+            }
+        }
+        return "errno " + -negativeErrno;
     }
 
     private void setTimeouts(double value) {
@@ -112,6 +154,15 @@ final class NameCacheTimeouts implements CacheFence {
             }
             if (caching) {
                 setTimeouts(0);
+            }
+            if (epochs) {
+                long result = AttributeCacheFilter.incrementEpoch(fuse);
+                if (result == 0) {
+                    return; // every name cached so far is stale now: nothing to wait for
+                }
+                epochs = false;
+                log.warn("the kernel refused to drop its cached names ({}): transactions now wait for them to expire",
+                        errnoName(result));
             }
             waitNanos = zeroSinceNanos + (long) (seconds * 1e9) - System.nanoTime();
         }
