@@ -17,4 +17,14 @@ public enum Errno {
     public int number() {
         return number;
     }
+
+    /** The symbolic name of an errno number ("EINVAL" for 22), or "errno N" for one not listed here. */
+    public static String nameOf(long number) {
+        for (Errno e : values()) {
+            if (e.number == number) {
+                return e.name();
+            }
+        }
+        return "errno " + number;
+    }
 }

@@ -105,7 +105,7 @@ final class NameCacheTimeouts implements CacheFence {
                 String begin = epochs ? "a transaction's begin has the kernel drop them"
                         : !allowed ? "a transaction's begin waits for them to expire (" + EPOCHS_PROPERTY + "=false)"
                         : "a transaction's begin waits for them to expire (the kernel cannot drop them: "
-                                + errnoName(probe) + "; that needs Linux 6.16)";
+                                + Errno.nameOf(-probe) + "; that needs Linux 6.16)";
                 log.info("names{} are cached for {} s while no transaction is open; {}",
                         attributesToo ? " and attributes" : "", seconds, begin);
                 if (open == 0) {
@@ -115,16 +115,6 @@ final class NameCacheTimeouts implements CacheFence {
             }
         }
         log.warn("libfuse's configuration record was not found: names are not cached (every lookup reaches the daemon)");
-    }
-
-    /** "EINVAL" for -22: how a refused notification is logged. */
-    private static String errnoName(long negativeErrno) {
-        for (Errno e : Errno.values()) {
-            if (e.number() == -negativeErrno) {
-                return e.name();
-            }
-        }
-        return "errno " + -negativeErrno;
     }
 
     private void setTimeouts(double value) {
@@ -162,7 +152,7 @@ final class NameCacheTimeouts implements CacheFence {
                 }
                 epochs = false;
                 log.warn("the kernel refused to drop its cached names ({}): transactions now wait for them to expire",
-                        errnoName(result));
+                        Errno.nameOf(-result));
             }
             waitNanos = zeroSinceNanos + (long) (seconds * 1e9) - System.nanoTime();
         }
