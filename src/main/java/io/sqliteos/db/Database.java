@@ -40,6 +40,8 @@ public final class Database implements AutoCloseable {
     private final DiskReserve reserve;
     private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
     private final EntryCache entryCache = new EntryCache();
+    /** Inode rows of the committed state, for reads: about 160 bytes a row bounds this near 32 MiB. */
+    private final CommittedCache<Long, InodeRow> inodeCache = new CommittedCache<>(200_000);
     private final Checkpointer checkpointer;
     private volatile boolean closed;
 
@@ -59,7 +61,7 @@ public final class Database implements AutoCloseable {
             first.close();
             throw e;
         }
-        this.writer = new SqliteStore(first, entryCache, true);
+        this.writer = new SqliteStore(first, entryCache, inodeCache, true);
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
         this.checkpointer = new Checkpointer(connect());
@@ -180,7 +182,7 @@ public final class Database implements AutoCloseable {
 
     private SqliteStore newStore(boolean shared) {
         try {
-            return new SqliteStore(connect(), entryCache, shared);
+            return new SqliteStore(connect(), entryCache, inodeCache, shared);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }

@@ -23,18 +23,35 @@ final class SqliteStore implements Store {
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private boolean inTransaction;
     private final EntryCache entryCache;
+    private final CommittedCache<Long, InodeRow> inodeCache;
     /** True for the shared writer and readers, which see the committed state; false for a transaction's own. */
     private final boolean sharesEntryCache;
-    /** The cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
+    /** The entry cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
     private long seenEpoch = -1;
+    /** The same for the inode cache. */
+    private long seenInodeEpoch = -1;
+    /**
+     * A reader's BEGIN not sent yet: its snapshot starts with its first query,
+     * and a read the caches answer whole needs none.
+     */
+    private boolean beginPending;
     /** The open transaction may write. */
     private boolean writing;
     /** Entries this connection's open transaction changed: read from the database, never from the cache. */
     private final Set<EntryCache.Key> touched = new HashSet<>();
+    /**
+     * Inodes this connection's open transaction changed, each with the row the
+     * shared writer wrote (null when deleted, and always on a transaction's own
+     * connection, whose savepoints may undo a row): at commit those rows are
+     * the committed state and go into the cache.
+     */
+    private final Map<Long, InodeRow> touchedInodes = new HashMap<>();
 
-    SqliteStore(Connection connection, EntryCache entryCache, boolean sharesEntryCache) {
+    SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
+            boolean sharesEntryCache) {
         this.connection = connection;
         this.entryCache = entryCache;
+        this.inodeCache = inodeCache;
         this.sharesEntryCache = sharesEntryCache;
     }
 
@@ -43,6 +60,7 @@ final class SqliteStore implements Store {
     }
 
     private PreparedStatement sql(String sql) throws SQLException {
+        sendPendingBegin();
         PreparedStatement ps = statements.get(sql);
         if (ps == null) {
             ps = connection.prepareStatement(sql);
@@ -53,6 +71,7 @@ final class SqliteStore implements Store {
 
     private void exec(String sql) {
         try (Statement st = connection.createStatement()) {
+            sendPendingBegin();
             st.execute(sql);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
@@ -76,16 +95,34 @@ final class SqliteStore implements Store {
 
     @Override
     public void begin(boolean write) {
-        seenEpoch = entryCache.epoch(); // before the snapshot can begin
-        control(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+        // before the snapshot can begin
+        seenEpoch = entryCache.epoch();
+        seenInodeEpoch = inodeCache.epoch();
+        if (write || !sharesEntryCache) {
+            control(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+        } else {
+            beginPending = true;
+        }
         inTransaction = true;
         writing = write;
     }
 
+    private void sendPendingBegin() throws SQLException {
+        if (beginPending) {
+            beginPending = false;
+            sql("BEGIN DEFERRED").execute();
+        }
+    }
+
     @Override
     public void commit() {
+        if (beginPending) {
+            beginPending = false;
+            endTransaction(true);
+            return;
+        }
         // a transaction's own connection: the shared writer must not trust the cache until this settles
-        boolean announced = !sharesEntryCache && !touched.isEmpty();
+        boolean announced = !sharesEntryCache && !(touched.isEmpty() && touchedInodes.isEmpty());
         if (announced) {
             entryCache.transactionCommitting();
         }
@@ -102,6 +139,11 @@ final class SqliteStore implements Store {
 
     @Override
     public void rollback() {
+        if (beginPending) {
+            beginPending = false;
+            endTransaction(false);
+            return;
+        }
         try {
             control("ROLLBACK");
         } finally {
@@ -113,6 +155,18 @@ final class SqliteStore implements Store {
         inTransaction = false;
         writing = false;
         seenEpoch = -1;
+        seenInodeEpoch = -1;
+        if (!touchedInodes.isEmpty()) {
+            if (committed) {
+                long settledEpoch = inodeCache.settled(touchedInodes.keySet());
+                touchedInodes.forEach((ino, row) -> {
+                    if (row != null) {
+                        inodeCache.fill(ino, row, settledEpoch);
+                    }
+                });
+            }
+            touchedInodes.clear();
+        }
         if (!touched.isEmpty()) {
             // a rollback leaves the committed entries as they were: the cache still holds true
             if (committed) {
@@ -151,8 +205,43 @@ final class SqliteStore implements Store {
 
     // --- inodes ------------------------------------------------------------------
 
+    /**
+     * Whether the inode cache holds the truth about {@code ino} for this
+     * connection: for readers, and for the writer unless it changed the inode
+     * itself or a transaction's commit may not have settled yet.
+     */
+    private boolean readsInodeCache(long ino) {
+        if (!sharesEntryCache || seenInodeEpoch < 0) {
+            return false;
+        }
+        return !writing || (!touchedInodes.containsKey(ino) && entryCache.trustworthyForWriters());
+    }
+
+    /** Notes that the open transaction is about to change an inode, to {@code row} (null: deletes it). */
+    private void touchInode(long ino, InodeRow row) {
+        touchedInodes.put(ino, sharesEntryCache && row != null ? row.copy() : null);
+        if (sharesEntryCache) {
+            inodeCache.changing(ino);
+        }
+    }
+
     @Override
     public InodeRow inode(long ino) {
+        boolean cached = readsInodeCache(ino);
+        if (cached) {
+            InodeRow hit = inodeCache.get(ino);
+            if (hit != null) {
+                return hit.copy();
+            }
+        }
+        InodeRow r = inodeFromDatabase(ino);
+        if (cached && r != null) {
+            inodeCache.fill(ino, r.copy(), seenInodeEpoch);
+        }
+        return r;
+    }
+
+    private InodeRow inodeFromDatabase(long ino) {
         try {
             PreparedStatement ps = sql("SELECT mode, uid, gid, nlink, size, alloc, atime_ns, mtime_ns, ctime_ns, rdev, target"
                     + " FROM inode WHERE ino = ?");
@@ -209,14 +298,18 @@ final class SqliteStore implements Store {
                     r.ino = rs.getLong(1);
                 }
             }
+            touchInode(r.ino, r);
             return r.ino;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
+        } finally {
+            settleIfAutocommitted();
         }
     }
 
     @Override
     public void updateInode(InodeRow r) {
+        touchInode(r.ino, r);
         try {
             PreparedStatement ps = sql("UPDATE inode SET mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, alloc = ?,"
                     + " atime_ns = ?, mtime_ns = ?, ctime_ns = ?, rdev = ?, target = ? WHERE ino = ?");
@@ -235,11 +328,14 @@ final class SqliteStore implements Store {
             ps.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
+        } finally {
+            settleIfAutocommitted();
         }
     }
 
     @Override
     public void deleteInode(long ino) {
+        touchInode(ino, null);
         try {
             deleteBlocks(ino, 0, 1L << 32);
             PreparedStatement x = sql("DELETE FROM xattr WHERE ino = ?");
@@ -250,6 +346,8 @@ final class SqliteStore implements Store {
             i.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
+        } finally {
+            settleIfAutocommitted();
         }
     }
 
@@ -370,7 +468,7 @@ final class SqliteStore implements Store {
         }
     }
 
-    /** After a change to an entry: outside a transaction it has committed on its own. */
+    /** After a change to an entry or inode: outside a transaction it has committed on its own. */
     private void settleIfAutocommitted() {
         if (!inTransaction) {
             endTransaction(true);

@@ -1,0 +1,66 @@
+package io.sqliteos.db;
+
+import java.util.Collection;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Values of the committed state held in memory, so that a read finds them
+ * without a query.
+ *
+ * <p>Why it stays true: every change to a key removes it here when made, and
+ * again after the change commits, with the epoch bumped first. A value read
+ * from the database goes in only if the epoch is still the one seen before the
+ * snapshot it was read in began: no commit has settled since, so it is not
+ * older than anything settled. The check and the put are one atomic step for
+ * the key, so a value that fails it is never seen, not even for a moment.
+ * Only what the shared connections read or wrote (they see nothing
+ * uncommitted) is ever put in.
+ *
+ * <p>Readers may meet a value a moment stale, as if they had read a moment
+ * earlier: between a commit and its settling.
+ */
+class CommittedCache<K, V> {
+
+    private final ConcurrentHashMap<K, V> values = new ConcurrentHashMap<>();
+    private final AtomicLong epoch = new AtomicLong();
+    private final int maxValues;
+
+    CommittedCache(int maxValues) {
+        this.maxValues = maxValues;
+    }
+
+    /** The epoch to pass to {@link #fill}; read before the snapshot the value comes from begins. */
+    final long epoch() {
+        return epoch.get();
+    }
+
+    final V get(K key) {
+        return values.get(key);
+    }
+
+    /** Keeps a value read from the database in a snapshot begun at {@code seenEpoch}. */
+    final void fill(K key, V value, long seenEpoch) {
+        if (values.size() >= maxValues) {
+            values.clear(); // a read that misses is only slower
+        }
+        values.compute(key, (k, held) -> epoch.get() == seenEpoch ? value : held);
+    }
+
+    /** A value is about to change in an open write. */
+    final void changing(K key) {
+        values.remove(key);
+    }
+
+    /**
+     * The write that changed {@code keys} has committed (or may have). Returns
+     * the epoch it moved to: the committed values can be filled in with it.
+     */
+    final long settled(Collection<K> keys) {
+        long now = epoch.incrementAndGet();
+        for (K k : keys) {
+            values.remove(k);
+        }
+        return now;
+    }
+}
