@@ -22,11 +22,11 @@
  * (sqliteos_increment_epoch), which libfuse 2 has no call for.
  *
  * The daemon loads this library with RTLD_GLOBAL before libfuse, so libfuse's
- * own calls of the three reply functions land here. Everything of libfuse's is
- * looked up at run time through its handle: it may be loaded RTLD_LOCAL.
+ * own calls of the three reply functions land here (and of its worker loop:
+ * worker_pool.c). Everything of libfuse's is looked up at run time through its
+ * handle: it may be loaded RTLD_LOCAL.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -36,57 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The libfuse 2 ABI (fuse.h, fuse_lowlevel.h), declared here so no headers are needed. */
-typedef struct fuse_req *fuse_req_t;
-struct fuse;
-struct fuse_session;
-struct fuse_chan;
-struct fuse_file_info;
-struct fuse_entry_param {
-    unsigned long ino; /* the kernel's node id */
-    unsigned long generation;
-    struct stat attr;
-    double attr_timeout;
-    double entry_timeout;
-};
-struct fuse_context {
-    struct fuse *fuse;
-    uid_t uid;
-    gid_t gid;
-    pid_t pid;
-    void *private_data;
-    mode_t umask;
-};
+#include "libfuse2.h"
 
-typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
-typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
-typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
-typedef struct fuse_context *(*get_context_fn)(void);
-typedef struct fuse_session *(*get_session_fn)(struct fuse *);
-typedef struct fuse_chan *(*next_chan_fn)(struct fuse_session *, struct fuse_chan *);
-typedef int (*inval_inode_fn)(struct fuse_chan *, unsigned long, off_t, off_t);
-typedef int (*chan_fd_fn)(struct fuse_chan *);
-
-/* The kernel's reply header (fuse_kernel.h); with unique 0 it is a notification and error its code. */
-struct fuse_out_header {
-    uint32_t len;
-    int32_t error;
-    uint64_t unique;
-};
-#define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
-
-/* Tells the daemon that replies pass through here. */
-const int sqliteos_attr_cache_version = 2;
-
-static void *libfuse_symbol(void **slot, const char *name) {
-    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (fn == NULL) {
-        void *lib = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
-        fn = lib == NULL ? NULL : dlsym(lib, name);
-        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
-    }
-    return fn;
-}
+/* Tells the daemon that this library is loaded (and replies and workers pass through it). */
+const int sqliteos_libfuse_shim_version = 3;
 
 static void *real_attr, *real_entry, *real_create, *get_context, *get_session, *next_chan, *inval_inode, *chan_fd;
 

@@ -14,7 +14,7 @@ public final class FuseMount {
      * Names and attributes start uncached; {@link NameCacheTimeouts} caches
      * them while no transaction is open, and finds where to do so by the
      * marker in ac_attr_timeout. Attributes are cached only for directories
-     * and single-link files ({@link AttributeCacheFilter}): the kernel knows
+     * and single-link files ({@link LibfuseShim}): the kernel knows
      * each name of a hard link as its own inode, so a cached size, link count
      * or time under one name would go stale when the file changes through
      * another.
@@ -45,7 +45,7 @@ public final class FuseMount {
     public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
                                      io.sqliteos.tx.CacheFence nameCache) {
         NameCacheTimeouts timeouts = (NameCacheTimeouts) nameCache;
-        if (AttributeCacheFilter.load()) { // before the adapter's constructor loads libfuse
+        if (LibfuseShim.load()) { // before the adapter's constructor loads libfuse
             timeouts.cacheAttributesToo();
         }
         SqliteosFuse fuse = new SqliteosFuse(fs, timeouts);

@@ -13,19 +13,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Loads the small native library (src/main/c/attr_cache.c, built into the jar)
- * that lets libfuse's replies cache the attributes of directories and
- * single-link files and of nothing else. It must be loaded, globally, before
- * libfuse, so that libfuse's calls of its reply functions resolve to it.
- * Without it attributes are never cached, which is slower and just as correct.
- * The same library sends the kernel the one notification libfuse 2 lacks:
- * drop every cached name ({@link #incrementEpoch}).
+ * Loads the small native library (src/main/c, built into the jar) that stands
+ * in front of parts of libfuse. It must be loaded, globally, before libfuse,
+ * so that libfuse's own calls of those functions resolve to it:
+ * <ul>
+ * <li>the reply functions, so that the kernel caches the attributes of
+ *     directories and single-link files and of nothing else (attr_cache.c);
+ * <li>the multi-threaded loop, whose workers stay for the mount's life instead
+ *     of each being attached to the JVM and detached again (worker_pool.c).
+ * </ul>
+ * Without it attributes are never cached and workers come and go, which is
+ * slower and just as correct. The same library sends the kernel the one
+ * notification libfuse 2 lacks: drop every cached name ({@link #incrementEpoch}).
  */
-final class AttributeCacheFilter {
+final class LibfuseShim {
 
-    private static final Logger log = LoggerFactory.getLogger(AttributeCacheFilter.class);
-    private static final String RESOURCE = "/native/libsqliteos-attr-cache.so";
-    private static final String MARKER_SYMBOL = "sqliteos_attr_cache_version";
+    private static final Logger log = LoggerFactory.getLogger(LibfuseShim.class);
+    private static final String RESOURCE = "/native/libsqliteos-libfuse-shim.so";
+    private static final String MARKER_SYMBOL = "sqliteos_libfuse_shim_version";
     private static final String EPOCH_SYMBOL = "sqliteos_increment_epoch";
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
@@ -34,7 +39,7 @@ final class AttributeCacheFilter {
     private static Boolean loaded;
     private static long incrementEpoch; // the function's address, 0 if absent
 
-    private AttributeCacheFilter() {}
+    private LibfuseShim() {}
 
     /** Loads the filter once; true when libfuse's replies now pass through it. */
     static synchronized boolean load() {
@@ -51,24 +56,24 @@ final class AttributeCacheFilter {
      */
     static long incrementEpoch(long fuse) {
         long fn;
-        synchronized (AttributeCacheFilter.class) {
+        synchronized (LibfuseShim.class) {
             fn = incrementEpoch;
         }
         return fn == 0 ? -ENOSYS : Invoker.getInstance().invokeL1(LONG_OF_POINTER, fn, fuse);
     }
 
     private static boolean tryLoad() {
-        try (InputStream in = AttributeCacheFilter.class.getResourceAsStream(RESOURCE)) {
+        try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
-                log.warn("{} is not in the jar: attributes are not cached", RESOURCE);
+                log.warn("{} is not in the jar: attributes are not cached, workers are libfuse's", RESOURCE);
                 return false;
             }
-            Path file = Files.createTempFile("sqliteos-attr-cache-", ".so");
+            Path file = Files.createTempFile("sqliteos-libfuse-shim-", ".so");
             try {
                 Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
                 Library lib = Library.getCachedInstance(file.toString(), Library.LAZY | Library.GLOBAL);
                 if (lib == null || lib.getSymbolAddress(MARKER_SYMBOL) == 0) {
-                    log.warn("cannot load the attribute cache filter ({}): attributes are not cached",
+                    log.warn("cannot load the libfuse shim ({}): attributes are not cached, workers are libfuse's",
                             Library.getLastError());
                     return false;
                 }
@@ -78,7 +83,7 @@ final class AttributeCacheFilter {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name
             }
         } catch (IOException | RuntimeException | LinkageError e) {
-            log.warn("cannot load the attribute cache filter: attributes are not cached", e);
+            log.warn("cannot load the libfuse shim: attributes are not cached, workers are libfuse's", e);
             return false;
         }
     }

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * (which only matters with auto_cache, never set here); at init this finds the
  * record by that marker and from then on writes the timeouts in place. If the
  * record cannot be found (another libfuse), names are simply never cached.
- * The attribute timeout is written only when {@link AttributeCacheFilter}
+ * The attribute timeout is written only when {@link LibfuseShim}
  * keeps it from files with several names: each name of a hard link is its own
  * kernel inode, and a cached link count or size under one would go stale.
  */
@@ -97,7 +97,7 @@ final class NameCacheTimeouts implements CacheFence {
                 config = fuse.slice(at);
                 this.fuse = fuse.address();
                 boolean allowed = !"false".equals(System.getProperty(EPOCHS_PROPERTY));
-                long probe = allowed ? AttributeCacheFilter.incrementEpoch(this.fuse) : 0;
+                long probe = allowed ? LibfuseShim.incrementEpoch(this.fuse) : 0;
                 epochs = allowed && probe == 0;
                 if (requested == null) {
                     seconds = epochs ? DEFAULT_SECONDS : DEFAULT_SECONDS_WAITING;
@@ -146,7 +146,7 @@ final class NameCacheTimeouts implements CacheFence {
                 setTimeouts(0);
             }
             if (epochs) {
-                long result = AttributeCacheFilter.incrementEpoch(fuse);
+                long result = LibfuseShim.incrementEpoch(fuse);
                 if (result == 0) {
                     return; // every name cached so far is stale now: nothing to wait for
                 }

@@ -1,0 +1,96 @@
+/*
+ * The parts of the libfuse 2 ABI (fuse.h, fuse_lowlevel.h, fuse_common.h,
+ * fuse_kernel.h) that the daemon's native library uses, declared here so that
+ * no development headers are needed to build it.
+ */
+#ifndef SQLITEOS_LIBFUSE2_H
+#define SQLITEOS_LIBFUSE2_H
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+typedef struct fuse_req *fuse_req_t;
+struct fuse;
+struct fuse_session;
+struct fuse_chan;
+struct fuse_file_info;
+struct fuse_entry_param {
+    unsigned long ino; /* the kernel's node id */
+    unsigned long generation;
+    struct stat attr;
+    double attr_timeout;
+    double entry_timeout;
+};
+struct fuse_context {
+    struct fuse *fuse;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    void *private_data;
+    mode_t umask;
+};
+
+/* A request as read from the kernel: in memory, or (spliced) in a pipe. */
+enum fuse_buf_flags { FUSE_BUF_IS_FD = 1 << 1 };
+struct fuse_buf {
+    size_t size;
+    enum fuse_buf_flags flags;
+    void *mem;
+    int fd;
+    off_t pos;
+};
+
+/* The kernel's headers of a request and of a reply; a reply with unique 0 is a notification, error its code. */
+struct fuse_in_header {
+    uint32_t len;
+    uint32_t opcode;
+    uint64_t unique;
+    uint64_t nodeid;
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t pid;
+    uint32_t padding;
+};
+struct fuse_out_header {
+    uint32_t len;
+    int32_t error;
+    uint64_t unique;
+};
+#define FUSE_FORGET 2
+#define FUSE_BATCH_FORGET 42
+#define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
+
+typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
+typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
+typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
+typedef struct fuse_context *(*get_context_fn)(void);
+typedef struct fuse_session *(*get_session_fn)(struct fuse *);
+typedef struct fuse_chan *(*next_chan_fn)(struct fuse_session *, struct fuse_chan *);
+typedef int (*inval_inode_fn)(struct fuse_chan *, unsigned long, off_t, off_t);
+typedef int (*chan_fd_fn)(struct fuse_chan *);
+typedef size_t (*chan_bufsize_fn)(struct fuse_chan *);
+typedef int (*session_receive_buf_fn)(struct fuse_session *, struct fuse_buf *, struct fuse_chan **);
+typedef void (*session_process_buf_fn)(struct fuse_session *, const struct fuse_buf *, struct fuse_chan *);
+typedef int (*session_exited_fn)(struct fuse_session *);
+typedef void (*session_void_fn)(struct fuse_session *);
+typedef int (*session_loop_fn)(struct fuse_session *);
+
+/*
+ * A libfuse function, looked up once through libfuse's own handle: this
+ * library stands in front of some of them, so the default lookup would find
+ * itself, and libfuse may be loaded RTLD_LOCAL.
+ */
+static inline void *libfuse_symbol(void **slot, const char *name) {
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (fn == NULL) {
+        void *lib = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
+        fn = lib == NULL ? NULL : dlsym(lib, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
+#endif
