@@ -3,12 +3,13 @@
  * request from the kernel and serve it. A worker is added whenever all are
  * busy, as libfuse does, but none ends before the session does.
  *
- * libfuse's loop ends a worker whenever more than ten are idle. Each worker
- * that calls into the JVM is attached to it at its first request and detached
- * when it ends, and making and unmaking a JVM thread costs far more than a
- * request. Under bursts of parallel requests (git status stats files from
- * many threads) workers came and went all the time: attaching, detaching and
- * the garbage their thread objects left took 45% of the daemon's CPU.
+ * Each worker is attached to the JVM for its whole life. Otherwise the JNI
+ * glue attaches a thread for every call into Java and detaches it again (for
+ * its first thousand calls), and libfuse's own loop ends a worker whenever
+ * more than ten are idle, so its workers rarely got past those thousand calls.
+ * Making and unmaking a JVM thread costs far more than serving a request: under
+ * bursts of parallel requests (git status stats files from many threads) it
+ * took 45% of the daemon's CPU, and even one client's requests paid it.
  *
  * libfuse calls this function through its PLT, so the definition here (loaded
  * RTLD_GLOBAL before libfuse) replaces its own.
@@ -18,18 +19,35 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <jni.h>
 
 #include "libfuse2.h"
 
 static void *receive_buf_sym, *process_buf_sym, *exited_sym, *exit_sym, *reset_sym, *next_chan_sym,
         *bufsize_sym, *real_loop_sym;
 
+typedef jint (*created_vms_fn)(JavaVM **, jsize, jsize *);
+
+/* The JVM this library runs in, or NULL when there is none to attach to. */
+static JavaVM *the_jvm(void) {
+    created_vms_fn created = (created_vms_fn) dlsym(RTLD_DEFAULT, "JNI_GetCreatedJavaVMs");
+    JavaVM *vm = NULL;
+    jsize count = 0;
+    if (created == NULL || created(&vm, 1, &count) != JNI_OK || count < 1) {
+        return NULL;
+    }
+    return vm;
+}
+
 struct worker {
     pthread_t thread;
     struct worker *next;
     struct pool *pool;
     void *buf;
+    int number;
 };
 
 struct pool {
@@ -40,8 +58,10 @@ struct pool {
     session_process_buf_fn process;
     session_exited_fn exited;
     session_void_fn exit_session;
+    JavaVM *jvm;
     pthread_mutex_t lock;
     int idle;               /* workers waiting for a request; guarded by lock */
+    int started;            /* guarded by lock */
     int stopping;           /* guarded by lock */
     int error;              /* guarded by lock */
     struct worker *workers; /* guarded by lock */
@@ -73,6 +93,7 @@ static int add_worker(struct pool *p) {
         free(w);
         return -1;
     }
+    w->number = ++p->started;
     w->next = p->workers;
     p->workers = w;
     p->idle++;
@@ -87,8 +108,37 @@ static int is_forget(const struct fuse_buf *buf) {
     return op == FUSE_FORGET || op == FUSE_BATCH_FORGET;
 }
 
-static void *serve(void *arg) {
-    struct worker *w = arg;
+/* Detaches a worker as it ends, however it ends (a cancelled one too): the destructor of attached_key. */
+static void detach(void *arg) {
+    JavaVM *vm = arg;
+    (*vm)->DetachCurrentThread(vm);
+}
+
+static pthread_key_t attached_key;
+static pthread_once_t attached_key_once = PTHREAD_ONCE_INIT;
+
+static void make_attached_key(void) {
+    pthread_key_create(&attached_key, detach);
+}
+
+/* Attaches the calling worker to the JVM until it ends. */
+static void attach(struct worker *w) {
+    JavaVM *vm = w->pool->jvm;
+    if (vm == NULL) {
+        return;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "sqliteos-fuse-%d", w->number);
+    JavaVMAttachArgs args = { JNI_VERSION_1_6, name, NULL };
+    void *env;
+    if ((*vm)->AttachCurrentThreadAsDaemon(vm, &env, &args) == JNI_OK) {
+        pthread_once(&attached_key_once, make_attached_key);
+        pthread_setspecific(attached_key, vm);
+    }
+}
+
+/* Reads and serves requests until the session ends. */
+static void serve_requests(struct worker *w) {
     struct pool *p = w->pool;
     while (!p->exited(p->se)) {
         struct fuse_chan *ch = p->ch;
@@ -114,7 +164,7 @@ static void *serve(void *arg) {
         pthread_mutex_lock(&p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
-            return NULL;
+            return;
         }
         if (!forget) {
             p->idle--;
@@ -132,7 +182,13 @@ static void *serve(void *arg) {
         }
         pthread_mutex_unlock(&p->lock);
     }
-    sem_post(&p->finished);
+}
+
+static void *serve(void *arg) {
+    struct worker *w = arg;
+    attach(w);
+    serve_requests(w);
+    sem_post(&w->pool->finished);
     return NULL;
 }
 
@@ -149,6 +205,7 @@ int fuse_session_loop_mt(struct fuse_session *se) {
         session_loop_fn real = (session_loop_fn) libfuse_symbol(&real_loop_sym, "fuse_session_loop_mt");
         return real == NULL ? -1 : real(se);
     }
+    p.jvm = the_jvm();
     p.ch = next_chan(se, NULL);
     p.bufsize = bufsize(p.ch);
     pthread_mutex_init(&p.lock, NULL);
