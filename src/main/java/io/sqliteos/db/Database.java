@@ -104,7 +104,11 @@ public final class Database implements AutoCloseable {
     }
 
     private Connection connect() throws SQLException {
-        java.util.Properties props = new java.util.Properties();
+        org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
+        // One thread at a time uses a connection (a Store's contract, and the driver
+        // serializes its calls anyway): SQLite's own lock around every call is redundant.
+        config.setOpenMode(org.sqlite.SQLiteOpenMode.NOMUTEX);
+        java.util.Properties props = config.toProperties();
         // the driver would otherwise match every statement it runs against a pattern, looking for inserts
         props.setProperty("jdbc.get_generated_keys", "false");
         Connection c = DriverManager.getConnection("jdbc:sqlite:" + file, props);
