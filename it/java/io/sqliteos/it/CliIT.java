@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The {@code sqliteos} command: refusals with clear messages, and clean unmounts by command and by signal. */
@@ -59,6 +60,30 @@ class CliIT {
             MountedFs.Result again = MountedFs.cli("umount", fs.root().toString());
             assertThat(again.exitCode()).isEqualTo(1);
             assertThat(again.stderr()).contains("nothing is mounted on " + fs.root());
+        }
+    }
+
+    @Test
+    void sigtermUnmountsCleanlyWhileManyRequestsAreInFlight() throws Exception {
+        try (MountedFs fs = MountedFs.start("--size", "16M")) {
+            // 32 processes at once keep every worker busy, so the daemon adds workers. They
+            // work from outside the mount: a working directory inside would keep it alive.
+            List<Process> clients = new java.util.ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                clients.add(fs.spawn(0, 0, "cd /; i=0; while :; do stat $2/missing$i >/dev/null 2>&1;"
+                        + " : > $2/f$1-$((i % 50)) 2>/dev/null; i=$((i + 1)); done", String.valueOf(i), fs.root().toString()));
+            }
+            MountedFs.eventually("files from every client", () -> {
+                try (var entries = Files.list(fs.root())) {
+                    return entries.map(f -> f.getFileName().toString().split("-")[0]).distinct().count() == 32;
+                }
+            });
+            assertThat(fs.terminate()).isIn(0, 143);
+            assertThat(fs.isMounted()).isFalse();
+            assertThat(fs.log()).contains("unmounted " + fs.root());
+            for (Process client : clients) {
+                client.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
         }
     }
 

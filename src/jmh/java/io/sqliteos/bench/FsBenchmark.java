@@ -99,6 +99,14 @@ public class FsBenchmark {
         fs.release(ROOT, fs.create(ROOT, createDir + "/n" + (createCount++), 0644, O_RDWR));
     }
 
+    /** create + release, then unlink, of a new empty file: a file's whole life in its directory. */
+    @Benchmark
+    public void createAndUnlink() {
+        String path = createDir + "/u" + (createCount++);
+        fs.release(ROOT, fs.create(ROOT, path, 0644, O_RDWR));
+        fs.unlink(ROOT, path);
+    }
+
     /** A 4 KiB write at a random place in the 64 MiB file (read-modify-write of a block). */
     @Benchmark
     public int smallWrite() {
