@@ -594,6 +594,24 @@ final class SqliteStore implements Store {
     }
 
     @Override
+    public void patchBlock(long ino, long index, int from, byte[] bytes) {
+        try {
+            // spliced inside SQLite, so the block's other bytes never cross into Java and back
+            PreparedStatement ps = sql("UPDATE extent SET data = CAST(substr(data, 1, ?1)"
+                    + " || zeroblob(max(?1 - length(data), 0)) || ?2 || substr(data, ?3 + 1) AS BLOB) WHERE key = ?4");
+            ps.setInt(1, from);
+            ps.setBytes(2, bytes);
+            ps.setInt(3, from + bytes.length);
+            ps.setLong(4, blockKey(ino, index));
+            if (ps.executeUpdate() != 1) {
+                throw new StoreException(StoreException.Kind.OTHER, "no block " + index + " of inode " + ino + " to patch", null);
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
     public long deleteBlocks(long ino, long from, long to) {
         try {
             long first = blockKey(ino, from);

@@ -82,6 +82,12 @@ public interface Store extends MessageStore, AutoCloseable {
     /** Stores the first {@code length} bytes of {@code data} as the block. */
     void putBlock(long ino, long index, long offset, byte[] data, int length);
 
+    /**
+     * Writes {@code bytes} into an existing block at {@code from}, zero-filling
+     * any gap past its end; the block grows as needed.
+     */
+    void patchBlock(long ino, long index, int from, byte[] bytes);
+
     /** Deletes the blocks with index in [from, to) and returns the bytes they held. */
     long deleteBlocks(long ino, long from, long to);
 

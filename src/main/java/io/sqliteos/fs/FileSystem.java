@@ -863,27 +863,24 @@ public final class FileSystem {
             int from = (int) (Math.max(offset, blockStart) - blockStart);
             int to = (int) (Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart);
             int srcPos = (int) (blockStart + from - offset);
-            byte[] block;
-            int oldLength;
-            int newLength;
-            if (from == 0 && to == BlockLayout.BLOCK_SIZE) {
-                oldLength = Math.max(0, s.blockLength(ino, index));
-                block = java.util.Arrays.copyOfRange(src, srcPos, srcPos + to);
-                newLength = to;
-            } else {
-                byte[] old = s.block(ino, index);
-                oldLength = old == null ? 0 : old.length;
-                newLength = Math.max(oldLength, to);
-                block = old == null ? new byte[newLength] : java.util.Arrays.copyOf(old, newLength);
-                System.arraycopy(src, srcPos, block, from, to - from);
-            }
+            int stored = s.blockLength(ino, index); // -1: a hole
+            boolean whole = from == 0 && to == BlockLayout.BLOCK_SIZE;
+            int oldLength = Math.max(0, stored);
+            int newLength = whole ? to : Math.max(oldLength, to);
             long delta = newLength - oldLength;
             if (delta > budgetLeft) {
                 throw new FsException(Errno.ENOSPC, "the file system's size budget is full");
             }
             budgetLeft -= delta;
             grown += delta;
-            s.putBlock(ino, index, blockStart, block, newLength);
+            if (stored >= 0 && !whole) {
+                // part of a stored block: the database splices the bytes in
+                s.patchBlock(ino, index, from, java.util.Arrays.copyOfRange(src, srcPos, srcPos + to - from));
+            } else {
+                byte[] block = new byte[newLength];
+                System.arraycopy(src, srcPos, block, from, to - from);
+                s.putBlock(ino, index, blockStart, block, newLength);
+            }
         }
         s.addUsedBytes(grown);
         return grown;
