@@ -557,6 +557,25 @@ final class SqliteStore implements Store {
     }
 
     @Override
+    public byte[] blockSlice(long ino, long index, int from, int length) {
+        try {
+            PreparedStatement ps = sql("SELECT substr(data, ? + 1, ?) FROM extent WHERE key = ?");
+            ps.setInt(1, from);
+            ps.setInt(2, length);
+            ps.setLong(3, blockKey(ino, index));
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                byte[] bytes = rs.getBytes(1);
+                return bytes == null ? new byte[0] : bytes;
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
     public int blockLength(long ino, long index) {
         try {
             PreparedStatement ps = sql("SELECT length(data) FROM extent WHERE key = ?");

@@ -76,6 +76,12 @@ public interface Store extends MessageStore, AutoCloseable {
     /** The stored bytes of one block, or null for a hole. */
     byte[] block(long ino, long index);
 
+    /**
+     * The stored bytes of one block from {@code from}, at most {@code length} of
+     * them (fewer where the block ends sooner), or null for a hole.
+     */
+    byte[] blockSlice(long ino, long index, int from, int length);
+
     /** Length of the stored block, or -1 for a hole. */
     int blockLength(long ino, long index);
 

@@ -801,15 +801,19 @@ public final class FileSystem {
         java.util.Arrays.fill(dst, 0, count, (byte) 0);
         long end = offset + count;
         for (long index = BlockLayout.index(offset); index <= BlockLayout.index(end - 1); index++) {
-            byte[] data = s.block(ino, index);
+            long blockStart = BlockLayout.start(index);
+            int from = (int) (Math.max(offset, blockStart) - blockStart);
+            int to = (int) (Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart);
+            // a whole block comes as it is stored; of part of one, only that part leaves SQLite
+            byte[] data = from == 0 && to == BlockLayout.BLOCK_SIZE
+                    ? s.block(ino, index) : s.blockSlice(ino, index, from, to - from);
             if (data == null) {
                 continue; // a hole reads as zeros
             }
-            long blockStart = BlockLayout.start(index);
-            long from = Math.max(offset, blockStart);
-            long to = Math.min(end, blockStart + data.length);
-            if (to > from) {
-                System.arraycopy(data, (int) (from - blockStart), dst, (int) (from - offset), (int) (to - from));
+            int skip = from == 0 && to == BlockLayout.BLOCK_SIZE ? 0 : from; // where data starts in the block
+            int copied = Math.min(to, skip + data.length) - from;
+            if (copied > 0) {
+                System.arraycopy(data, from - skip, dst, (int) (blockStart + from - offset), copied);
             }
         }
     }
