@@ -1,7 +1,8 @@
 /*
  * The daemon's own fuse_session_loop_mt: worker threads that each read a
  * request from the kernel and serve it. A worker is added whenever all are
- * busy, as libfuse does, but none ends before the session does.
+ * busy, as libfuse does, and ends only when more than MAX_IDLE are idle
+ * (libfuse: ten), so that an ordinary load keeps the same workers throughout.
  *
  * Each worker is attached to the JVM for its whole life. Otherwise the JNI
  * glue attaches a thread for every call into Java and detaches it again (for
@@ -25,6 +26,9 @@
 #include <jni.h>
 
 #include "libfuse2.h"
+
+/* Idle workers kept: more than any client of an ordinary load runs in parallel. */
+#define MAX_IDLE 64
 
 static void *receive_buf_sym, *process_buf_sym, *exited_sym, *exit_sym, *reset_sym, *next_chan_sym,
         *bufsize_sym, *real_loop_sym;
@@ -77,6 +81,7 @@ static int add_worker(struct pool *p) {
         return -1;
     }
     w->pool = p;
+    w->number = p->started + 1; /* before the thread starts: it names itself after it */
     w->buf = malloc(p->bufsize);
     if (w->buf == NULL) {
         free(w);
@@ -93,7 +98,7 @@ static int add_worker(struct pool *p) {
         free(w);
         return -1;
     }
-    w->number = ++p->started;
+    p->started++;
     w->next = p->workers;
     p->workers = w;
     p->idle++;
@@ -137,8 +142,22 @@ static void attach(struct worker *w) {
     }
 }
 
-/* Reads and serves requests until the session ends. */
-static void serve_requests(struct worker *w) {
+/* Takes a worker off the list and lets it go; called with the lock held, by the worker itself. */
+static void retire(struct pool *p, struct worker *w) {
+    for (struct worker **at = &p->workers; *at != NULL; at = &(*at)->next) {
+        if (*at == w) {
+            *at = w->next;
+            break;
+        }
+    }
+    p->idle--;
+    pthread_detach(w->thread);
+    free(w->buf);
+    free(w);
+}
+
+/* Reads and serves requests until the session ends (returns 0) or the worker is retired (returns 1). */
+static int serve_requests(struct worker *w) {
     struct pool *p = w->pool;
     while (!p->exited(p->se)) {
         struct fuse_chan *ch = p->ch;
@@ -164,7 +183,7 @@ static void serve_requests(struct worker *w) {
         pthread_mutex_lock(&p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
-            return;
+            return 0;
         }
         if (!forget) {
             p->idle--;
@@ -180,15 +199,23 @@ static void serve_requests(struct worker *w) {
         if (!forget) {
             p->idle++;
         }
+        if (p->idle > MAX_IDLE && !p->stopping) {
+            retire(p, w);
+            pthread_mutex_unlock(&p->lock);
+            return 1;
+        }
         pthread_mutex_unlock(&p->lock);
     }
+    return 0;
 }
 
 static void *serve(void *arg) {
     struct worker *w = arg;
+    struct pool *p = w->pool;
     attach(w);
-    serve_requests(w);
-    sem_post(&w->pool->finished);
+    if (serve_requests(w) == 0) {
+        sem_post(&p->finished);
+    }
     return NULL;
 }
 
