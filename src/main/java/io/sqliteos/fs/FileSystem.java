@@ -810,10 +810,10 @@ public final class FileSystem {
             if (data == null) {
                 continue; // a hole reads as zeros
             }
-            int skip = from == 0 && to == BlockLayout.BLOCK_SIZE ? 0 : from; // where data starts in the block
-            int copied = Math.min(to, skip + data.length) - from;
+            // either way data starts at from (a whole block's from is 0), and may end before to
+            int copied = Math.min(to - from, data.length);
             if (copied > 0) {
-                System.arraycopy(data, from - skip, dst, (int) (blockStart + from - offset), copied);
+                System.arraycopy(data, 0, dst, (int) (blockStart + from - offset), copied);
             }
         }
     }
