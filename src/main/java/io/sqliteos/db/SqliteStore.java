@@ -24,8 +24,8 @@ final class SqliteStore implements Store {
     private boolean inTransaction;
     private final EntryCache entryCache;
     private final CommittedCache<Long, InodeRow> inodeCache;
-    /** True for the shared writer and readers, which see the committed state; false for a transaction's own. */
-    private final boolean sharesEntryCache;
+    /** True for the shared writer and readers, which see the committed state and use the caches; false for a transaction's own. */
+    private final boolean sharesCaches;
     /** The entry cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
     private long seenEpoch = -1;
     /** The same for the inode cache. */
@@ -48,11 +48,11 @@ final class SqliteStore implements Store {
     private final Map<Long, InodeRow> touchedInodes = new HashMap<>();
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
-            boolean sharesEntryCache) {
+            boolean sharesCaches) {
         this.connection = connection;
         this.entryCache = entryCache;
         this.inodeCache = inodeCache;
-        this.sharesEntryCache = sharesEntryCache;
+        this.sharesCaches = sharesCaches;
     }
 
     Connection connection() {
@@ -98,7 +98,7 @@ final class SqliteStore implements Store {
         // before the snapshot can begin
         seenEpoch = entryCache.epoch();
         seenInodeEpoch = inodeCache.epoch();
-        if (write || !sharesEntryCache) {
+        if (write || !sharesCaches) {
             control(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
         } else {
             beginPending = true;
@@ -122,7 +122,7 @@ final class SqliteStore implements Store {
             return;
         }
         // a transaction's own connection: the shared writer must not trust the cache until this settles
-        boolean announced = !sharesEntryCache && !(touched.isEmpty() && touchedInodes.isEmpty());
+        boolean announced = !sharesCaches && !(touched.isEmpty() && touchedInodes.isEmpty());
         if (announced) {
             entryCache.transactionCommitting();
         }
@@ -211,7 +211,7 @@ final class SqliteStore implements Store {
      * itself or a transaction's commit may not have settled yet.
      */
     private boolean readsInodeCache(long ino) {
-        if (!sharesEntryCache || seenInodeEpoch < 0) {
+        if (!sharesCaches || seenInodeEpoch < 0) {
             return false;
         }
         return !writing || (!touchedInodes.containsKey(ino) && entryCache.trustworthyForWriters());
@@ -219,8 +219,8 @@ final class SqliteStore implements Store {
 
     /** Notes that the open transaction is about to change an inode, to {@code row} (null: deletes it). */
     private void touchInode(long ino, InodeRow row) {
-        touchedInodes.put(ino, sharesEntryCache && row != null ? row.copy() : null);
-        if (sharesEntryCache) {
+        touchedInodes.put(ino, sharesCaches && row != null ? row.copy() : null);
+        if (sharesCaches) {
             inodeCache.changing(ino);
         }
     }
@@ -430,7 +430,7 @@ final class SqliteStore implements Store {
     @Override
     public DirEntryRow lookupEntry(long parent, String name) {
         EntryCache.Key key = null;
-        if (sharesEntryCache && seenEpoch >= 0) {
+        if (sharesCaches && seenEpoch >= 0) {
             key = new EntryCache.Key(parent, name);
             if (touched.contains(key)) {
                 key = null; // this transaction changed it: only the database knows it now
@@ -463,7 +463,7 @@ final class SqliteStore implements Store {
     private void touch(long parent, String name) {
         EntryCache.Key key = new EntryCache.Key(parent, name);
         touched.add(key);
-        if (sharesEntryCache) {
+        if (sharesCaches) {
             entryCache.changing(key);
         }
     }
