@@ -94,7 +94,7 @@ final class Daemon {
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "snapshot",
                     new SnapshotAttribute(database, posix.getuid(), mountPoint));
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
-                    new DatabaseLocationAttribute(database.file(), posix.getuid()));
+                    new DatabaseLocationAttribute(database, posix.getuid()));
             transactions.addListener((id, committed) -> fs.collectOrphans());
             var nameCache = FuseMount.nameCache(nameCacheSeconds);
             transactions.setCacheFence(nameCache);

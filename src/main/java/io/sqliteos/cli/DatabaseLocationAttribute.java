@@ -1,24 +1,26 @@
 package io.sqliteos.cli;
 
+import io.sqliteos.db.Database;
 import io.sqliteos.fs.Caller;
 import io.sqliteos.fs.Errno;
 import io.sqliteos.fs.FsException;
 import io.sqliteos.fs.VirtualAttribute;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 
 /**
  * {@code user.sqliteos.database}: where the mount's database file is, so that
  * {@code sqliteos sql} can open it read-only. Only root and the mount's owner
- * may learn it (the in-memory database's directory is theirs alone).
+ * may learn it (the in-memory database's directory is theirs alone). A query
+ * on its own connection follows, so plain writes still waiting in a batch
+ * commit first.
  */
 final class DatabaseLocationAttribute implements VirtualAttribute {
 
-    private final Path file;
+    private final Database database;
     private final int ownerUid;
 
-    DatabaseLocationAttribute(Path file, int ownerUid) {
-        this.file = file;
+    DatabaseLocationAttribute(Database database, int ownerUid) {
+        this.database = database;
         this.ownerUid = ownerUid;
     }
 
@@ -32,6 +34,7 @@ final class DatabaseLocationAttribute implements VirtualAttribute {
         if (!caller.isRoot() && caller.uid() != ownerUid) {
             throw new FsException(Errno.EPERM, "only root or the mount's owner may query the database");
         }
-        return file.toString().getBytes(StandardCharsets.UTF_8);
+        database.publish();
+        return database.file().toString().getBytes(StandardCharsets.UTF_8);
     }
 }

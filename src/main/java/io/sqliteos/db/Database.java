@@ -9,6 +9,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -25,12 +26,29 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Plain (non-transactional) writes share one writer connection under a lock;
  * reads use a pool of reader connections, each read in its own snapshot.
+ *
+ * <p>In RAM, plain writes commit in batches: each is a step of the writer's
+ * open transaction, undone alone if it fails, and the batch commits when it is
+ * a few milliseconds old, before any other connection begins a transaction, or
+ * when the database closes. A commit costs more than most steps (the log's
+ * frames, their checksums, file locks: system calls that are dear on a
+ * virtual machine), so a stream of small writes shares one. Nothing is lost
+ * by waiting: a crash loses the database in RAM anyway. While a batch is open,
+ * reads run on the writer, which alone sees it, so every read still sees every
+ * write that has returned. On disk every write commits on its own: it is
+ * durable when it returns.
  */
 public final class Database implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Database.class);
     /** Log pages after which a committing writer checkpoints itself: 64 MiB of 4 KiB pages. */
     private static final int BACKSTOP_CHECKPOINT_PAGES = 16384;
+    /** How long plain writes may wait in a batch by default; 0 commits each on its own. */
+    private static final long BATCH_NANOS = TimeUnit.MICROSECONDS.toNanos(Long.getLong("sqliteos.batchMicros", 2000));
+    /** At most 32 MiB of data: a step writes at most one FUSE request's 128 KiB. */
+    private static final int BATCH_MAX_STEPS = 256;
+    /** No batch opens with less room than this under the database: a full disk may undo a whole transaction. */
+    private static final long BATCH_MIN_FREE_BYTES = 256L << 20;
 
     private final Path file;
     private final EphemeralDirectory ephemeralDir;
@@ -44,9 +62,22 @@ public final class Database implements AutoCloseable {
     private final CommittedCache<Long, InodeRow> inodeCache = new CommittedCache<>(200_000);
     private final Checkpointer checkpointer;
     private volatile boolean closed;
+    /** How long a batch may stay open; 0 where every write commits on its own (on disk). */
+    private final long batchNanos;
+    /** Null where batches are off. */
+    private final BatchCommitter batchCommitter;
+    /** The writer holds steps that have returned and not committed; changed only under the write lock. */
+    private volatile boolean batchOpen;
+    private long batchDueNanos;
+    private int batchSteps;
+    /** Connections of transactions: a batch waits for none of them, and none sees less than every returned write. */
+    private final AtomicInteger batchBlockers = new AtomicInteger();
+    /** Where the database lives, to see whether there is room for a batch. */
+    private java.nio.file.FileStore fileStore;
 
-    private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs) throws SQLException {
+    private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs, long batchNanos) throws SQLException {
         this.file = file;
+        this.batchNanos = ephemeralDir != null ? batchNanos : 0;
         this.ephemeralDir = ephemeralDir;
         this.busyTimeoutMs = busyTimeoutMs;
         Connection first = connect();
@@ -65,12 +96,13 @@ public final class Database implements AutoCloseable {
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
         this.checkpointer = new Checkpointer(connect());
+        this.batchCommitter = this.batchNanos > 0 ? new BatchCommitter(this::commitBatchIfDue) : null;
     }
 
     /** Opens (creating if needed) a durable database in {@code file}. */
     public static Database open(Path file, long busyTimeoutMs) {
         try {
-            return new Database(file.toAbsolutePath(), null, busyTimeoutMs);
+            return new Database(file.toAbsolutePath(), null, busyTimeoutMs, 0);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -78,6 +110,11 @@ public final class Database implements AutoCloseable {
 
     /** Creates a fresh database in RAM that disappears when closed. */
     public static Database openEphemeral(long busyTimeoutMs) {
+        return openEphemeral(busyTimeoutMs, BATCH_NANOS);
+    }
+
+    /** Like {@link #openEphemeral(long)}, with plain writes waiting up to {@code batchNanos} in a batch. */
+    static Database openEphemeral(long busyTimeoutMs, long batchNanos) {
         EphemeralDirectory dir;
         try {
             Path shm = Path.of("/dev/shm");
@@ -87,7 +124,7 @@ public final class Database implements AutoCloseable {
             throw new StoreException(StoreException.Kind.IO, "cannot create the in-memory database: " + e.getMessage(), e);
         }
         try {
-            return new Database(dir.path().resolve("fs.db"), dir, busyTimeoutMs);
+            return new Database(dir.path().resolve("fs.db"), dir, busyTimeoutMs, batchNanos);
         } catch (SQLException | RuntimeException e) {
             dir.close();
             throw e instanceof SQLException sql ? StoreException.wrap(sql) : (RuntimeException) e;
@@ -142,6 +179,7 @@ public final class Database implements AutoCloseable {
      * not in it.
      */
     public void snapshotTo(Path target) {
+        publish();
         try (Connection c = connect(); java.sql.PreparedStatement ps = c.prepareStatement("VACUUM INTO ?")) {
             ps.setString(1, target.toString());
             ps.execute();
@@ -152,6 +190,7 @@ public final class Database implements AutoCloseable {
 
     /** Checks the data model's invariants on the committed state (see {@link IntegrityCheck}). */
     public java.util.List<IntegrityCheck.Problem> check(int blockSize) {
+        publish();
         try (Connection c = connect()) {
             return new IntegrityCheck(c, blockSize).check();
         } catch (SQLException e) {
@@ -179,9 +218,35 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** A new connection for one owner (a transaction session); the caller closes it. */
+    /**
+     * A new connection for one owner (a transaction session); the caller closes
+     * it. Until then plain writes commit one by one, so that it sees each
+     * write that has returned and never waits for a batch.
+     */
     public Store openStore() {
-        return newStore(false);
+        batchBlockers.incrementAndGet();
+        try {
+            publish();
+            SqliteStore store = newStore(false);
+            store.onClose(batchBlockers::decrementAndGet);
+            return store;
+        } catch (RuntimeException e) {
+            batchBlockers.decrementAndGet();
+            throw e;
+        }
+    }
+
+    /** Commits the plain writes waiting in a batch, if any: then other connections see them. */
+    public void publish() {
+        if (batchCommitter == null) {
+            return;
+        }
+        lockWriter();
+        try {
+            commitBatch();
+        } finally {
+            writeLock.unlock();
+        }
     }
 
     private SqliteStore newStore(boolean shared) {
@@ -194,6 +259,17 @@ public final class Database implements AutoCloseable {
 
     /** Runs {@code work} in a read snapshot on a pooled reader connection. */
     public <T> T read(Function<Store, T> work) {
+        if (batchOpen) {
+            lockWriter();
+            try {
+                if (batchOpen) {
+                    // only the writer sees the batch's steps
+                    return work.apply(writer);
+                }
+            } finally {
+                writeLock.unlock();
+            }
+        }
         SqliteStore store = readers.poll();
         if (store == null) {
             store = newStore(true);
@@ -248,17 +324,24 @@ public final class Database implements AutoCloseable {
     }
 
     private <T> T write(Function<Store, T> work, boolean freesSpace) {
+        lockWriter();
         try {
-            if (!writeLock.tryLock(busyTimeoutMs, TimeUnit.MILLISECONDS)) {
-                throw new StoreException(StoreException.Kind.BUSY, "timed out waiting for the write lock", null);
+            if (writeLock.getHoldCount() > 1) {
+                return work.apply(writer); // a write within a write (or a read on the writer) joins it
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new StoreException(StoreException.Kind.BUSY, "interrupted waiting for the write lock", e);
-        }
-        try {
-            if (writer.inTransaction()) {
-                return work.apply(writer);
+            if (batchOpen && batchBlockers.get() > 0) {
+                commitBatch();
+            }
+            if (batchOpen || openBatch()) {
+                try {
+                    return step(work);
+                } catch (StoreException e) {
+                    if (e.kind() != StoreException.Kind.FULL) {
+                        throw e;
+                    }
+                    // the disk is full: commit what returned, then try this write on its own below
+                    commitBatch();
+                }
             }
             try {
                 T result = writeOnce(work);
@@ -271,6 +354,113 @@ public final class Database implements AutoCloseable {
                 // the disk was full: with the reserve given back there is room, e.g. for a deletion
                 return writeOnce(work);
             }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void lockWriter() {
+        try {
+            if (!writeLock.tryLock(busyTimeoutMs, TimeUnit.MILLISECONDS)) {
+                throw new StoreException(StoreException.Kind.BUSY, "timed out waiting for the write lock", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreException(StoreException.Kind.BUSY, "interrupted waiting for the write lock", e);
+        }
+    }
+
+    // --- batches of plain writes (the caller holds the write lock) -------------------------
+
+    /** Opens a batch if batches are on and nothing stands in the way; true if it did. */
+    private boolean openBatch() {
+        if (batchCommitter == null || batchBlockers.get() > 0 || closed || !roomForBatch()) {
+            return false;
+        }
+        writer.begin(true);
+        batchOpen = true;
+        batchSteps = 0;
+        batchDueNanos = System.nanoTime() + batchNanos;
+        batchCommitter.opened(batchDueNanos);
+        return true;
+    }
+
+    private boolean roomForBatch() {
+        try {
+            if (fileStore == null) {
+                fileStore = Files.getFileStore(file.getParent()); // reads the mount table: once
+            }
+            return fileStore.getUsableSpace() >= BATCH_MIN_FREE_BYTES;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Runs {@code work} as one step of the open batch: if it fails, its changes alone are undone. */
+    private <T> T step(Function<Store, T> work) {
+        writer.beginStep();
+        T result;
+        try {
+            result = work.apply(writer);
+        } catch (RuntimeException | Error e) {
+            undoStep();
+            throw e;
+        }
+        writer.endStep();
+        if (++batchSteps >= BATCH_MAX_STEPS) {
+            commitBatch();
+        }
+        return result;
+    }
+
+    private void undoStep() {
+        try {
+            writer.undoStep();
+        } catch (RuntimeException e) {
+            // SQLite rolled the whole transaction back (a full disk, say): the batch is gone
+            log.error("a failed write took its whole batch of {} earlier writes with it: {}", batchSteps, e.getMessage());
+            rollbackQuietly(writer);
+            writer.resetStatements();
+            endBatch();
+        }
+    }
+
+    /** Commits the open batch, if there is one. */
+    private void commitBatch() {
+        if (!batchOpen) {
+            return;
+        }
+        try {
+            writer.commit();
+        } catch (StoreException e) {
+            // rare: a batch opens only with room to spare for its few megabytes
+            log.error("a batch of {} writes failed to commit: {}", batchSteps, e.getMessage());
+            rollbackQuietly(writer);
+            writer.resetStatements();
+            throw e;
+        } finally {
+            endBatch();
+        }
+        checkpointer.committed();
+        reserve.replenish();
+    }
+
+    private void endBatch() {
+        batchOpen = false;
+        batchSteps = 0;
+        batchCommitter.closed();
+    }
+
+    private void commitBatchIfDue() {
+        writeLock.lock();
+        try {
+            if (batchOpen && System.nanoTime() - batchDueNanos >= 0) {
+                commitBatch();
+            } else if (!batchOpen) {
+                batchCommitter.closed();
+            }
+        } catch (RuntimeException e) {
+            log.error("committing a batch of writes: {}", e.getMessage(), e);
         } finally {
             writeLock.unlock();
         }
@@ -326,9 +516,19 @@ public final class Database implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        if (batchCommitter != null) {
+            batchCommitter.close();
+        }
         checkpointer.close();
         writeLock.lock();
         try {
+            if (batchOpen) {
+                try {
+                    commitBatch();
+                } catch (RuntimeException e) {
+                    log.warn("closing: {}", e.getMessage());
+                }
+            }
             SqliteStore r;
             while ((r = readers.poll()) != null) {
                 r.close();

@@ -46,6 +46,7 @@ final class SqliteStore implements Store {
      * the committed state and go into the cache.
      */
     private final Map<Long, InodeRow> touchedInodes = new HashMap<>();
+    private Runnable onClose;
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
             boolean sharesCaches) {
@@ -201,6 +202,27 @@ final class SqliteStore implements Store {
     @Override
     public void rollbackTo(String name) {
         exec("ROLLBACK TO sp_" + checkedName(name));
+    }
+
+    // --- steps of a batch: one client request each, inside the writer's open transaction
+
+    /** Starts a step that {@link #undoStep} can take back alone. */
+    void beginStep() {
+        control("SAVEPOINT step");
+    }
+
+    void endStep() {
+        control("RELEASE step");
+    }
+
+    /**
+     * Takes back the changes of the step begun last. Its inodes' rows must not
+     * reach the cache at commit: the cache forgets every inode touched so far instead.
+     */
+    void undoStep() {
+        touchedInodes.replaceAll((ino, row) -> null);
+        control("ROLLBACK TO step");
+        control("RELEASE step");
     }
 
     // --- inodes ------------------------------------------------------------------
@@ -891,8 +913,25 @@ final class SqliteStore implements Store {
         statements.clear();
     }
 
+    /** Runs {@code action} once this store has closed. */
+    void onClose(Runnable action) {
+        this.onClose = action;
+    }
+
     @Override
     public void close() {
+        try {
+            closeConnection();
+        } finally {
+            Runnable action = onClose;
+            onClose = null;
+            if (action != null) {
+                action.run();
+            }
+        }
+    }
+
+    private void closeConnection() {
         for (PreparedStatement ps : statements.values()) {
             try {
                 ps.close();

@@ -297,7 +297,7 @@ public final class IpcServer implements AutoCloseable {
                 }
                 ReadOnlyQuery.Result r;
                 try {
-                    r = ReadOnlyQuery.run(service.databaseFile(), query, maxRows, timeout);
+                    r = ReadOnlyQuery.run(service.databaseFileForQuery(), query, maxRows, timeout);
                 } catch (StoreException e) {
                     boolean interrupted = String.valueOf(e.getMessage()).contains("SQLITE_INTERRUPT");
                     throw new IpcException(IpcException.Code.SQL, interrupted ? "stopped after " + timeout + " ms" : e.getMessage());

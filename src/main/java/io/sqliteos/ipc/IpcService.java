@@ -462,8 +462,9 @@ public final class IpcService implements AutoCloseable {
         }
     }
 
-    public java.nio.file.Path databaseFile() {
-        return sessions.databaseFile();
+    /** See {@link ProcessSessions#databaseFileForQuery}. */
+    public java.nio.file.Path databaseFileForQuery() {
+        return sessions.databaseFileForQuery();
     }
 
     // --- connections --------------------------------------------------------------------

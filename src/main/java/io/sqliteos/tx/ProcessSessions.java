@@ -73,8 +73,12 @@ public final class ProcessSessions {
         transactions.addListener((id, committed) -> action.run());
     }
 
-    /** The database file, for read-only queries on their own connection. */
-    public Path databaseFile() {
+    /**
+     * The database file, for a read-only query on its own connection, with
+     * every plain write that has returned committed in it.
+     */
+    public Path databaseFileForQuery() {
+        database.publish();
         return database.file();
     }
 }
