@@ -3,8 +3,8 @@ package io.sqliteos.db;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Directory entries of the committed state, so that walking a path costs a
- * map lookup per name instead of a query (the rules that keep it true are
+ * Directory entries of the committed state, and names known to be missing,
+ * so that walking a path costs a map lookup per name instead of a query (the rules that keep it true are
  * {@link CommittedCache}'s). A transaction's own connection sees its
  * uncommitted changes and never reads or fills it; it tells the cache of the
  * entries it changed only when it commits.
@@ -23,6 +23,9 @@ final class EntryCache extends CommittedCache<EntryCache.Key, DirEntryRow> {
     private static final int MAX_ENTRIES = 250_000;
 
     record Key(long parent, String name) {}
+
+    /** Held for a name the directory does not have. */
+    static final DirEntryRow ABSENT = new DirEntryRow("", 0, 0);
 
     /** Transactions' commits begun and not yet settled. */
     private final AtomicInteger unsettledCommits = new AtomicInteger();

@@ -446,7 +446,8 @@ final class SqliteStore implements Store {
 
     @Override
     public long lookup(long parent, String name) {
-        return singleLong("SELECT ino FROM dirent WHERE parent = ? AND name = ?", parent, name);
+        DirEntryRow e = lookupEntry(parent, name);
+        return e == null ? 0 : e.ino();
     }
 
     @Override
@@ -459,7 +460,7 @@ final class SqliteStore implements Store {
             } else {
                 DirEntryRow hit = entryCache.get(key);
                 if (hit != null && (!writing || entryCache.trustworthyForWriters())) {
-                    return hit;
+                    return hit == EntryCache.ABSENT ? null : hit;
                 }
             }
         }
@@ -475,8 +476,9 @@ final class SqliteStore implements Store {
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
-        if (row != null && key != null) {
-            entryCache.fill(key, row, seenEpoch);
+        if (key != null) {
+            // a missing name is kept too: a create looks its name up twice before making it
+            entryCache.fill(key, row != null ? row : EntryCache.ABSENT, seenEpoch);
         }
         return row;
     }

@@ -8,6 +8,9 @@ import org.junit.jupiter.api.Test;
 /** Reads of the committed state, which the inode cache answers, against writes on every kind of connection. */
 class CommittedReadsTest {
 
+    /** A directory's inode number: entries here need no directory row behind them. */
+    private static final long ROOT = 1;
+
     private final Database database = Database.openEphemeral(5_000);
     private final long ino = database.write(s -> {
         InodeRow r = new InodeRow();
@@ -91,5 +94,37 @@ class CommittedReadsTest {
             return null;
         });
         assertThat(sizeSeenByReaders()).isZero();
+    }
+
+    private long inoNamed(String name) {
+        Long found = database.read(s -> s.lookup(ROOT, name));
+        return found;
+    }
+
+    @Test
+    void aNameFoundMissingIsFoundOnceMade() {
+        assertThat(inoNamed("late")).isZero(); // now cached as missing
+        database.write(s -> {
+            s.insertDirent(ROOT, "late", ino);
+            return null;
+        });
+        assertThat(inoNamed("late")).isEqualTo(ino);
+        database.write(s -> {
+            s.deleteDirent(ROOT, "late");
+            return null;
+        });
+        assertThat(inoNamed("late")).isZero();
+    }
+
+    @Test
+    void aNameFoundMissingIsFoundOnceATransactionMakingItCommits() {
+        assertThat(inoNamed("tx-late")).isZero();
+        try (Store tx = database.openStore()) {
+            tx.begin(true);
+            tx.insertDirent(ROOT, "tx-late", ino);
+            assertThat(inoNamed("tx-late")).isZero();
+            tx.commit();
+        }
+        assertThat(inoNamed("tx-late")).isEqualTo(ino);
     }
 }
