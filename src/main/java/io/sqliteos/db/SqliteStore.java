@@ -37,8 +37,13 @@ final class SqliteStore implements Store {
     private boolean beginPending;
     /** The open transaction may write. */
     private boolean writing;
-    /** Entries this connection's open transaction changed: read from the database, never from the cache. */
-    private final Set<EntryCache.Key> touched = new HashSet<>();
+    /**
+     * Entries this connection's open transaction changed, never read from the
+     * cache: each with the entry it wrote ({@link EntryCache#ABSENT} when it
+     * removed one) where the shared writer knows it, else null, and then only
+     * the database knows.
+     */
+    private final Map<EntryCache.Key, DirEntryRow> touched = new HashMap<>();
     /**
      * Inodes this connection's open transaction changed, each with the row the
      * shared writer wrote (null when deleted, and always on a transaction's own
@@ -171,7 +176,7 @@ final class SqliteStore implements Store {
         if (!touched.isEmpty()) {
             // a rollback leaves the committed entries as they were: the cache still holds true
             if (committed) {
-                entryCache.settled(touched);
+                entryCache.settled(touched.keySet());
             }
             touched.clear();
         }
@@ -216,11 +221,13 @@ final class SqliteStore implements Store {
     }
 
     /**
-     * Takes back the changes of the step begun last. Its inodes' rows must not
-     * reach the cache at commit: the cache forgets every inode touched so far instead.
+     * Takes back the changes of the step begun last. Its rows are no longer
+     * known, nor may they reach the cache at commit: every inode and entry
+     * touched so far is forgotten instead.
      */
     void undoStep() {
         touchedInodes.replaceAll((ino, row) -> null);
+        touched.replaceAll((key, entry) -> null);
         control("ROLLBACK TO step");
         control("RELEASE step");
     }
@@ -249,6 +256,12 @@ final class SqliteStore implements Store {
 
     @Override
     public InodeRow inode(long ino) {
+        if (sharesCaches && writing) {
+            InodeRow mine = touchedInodes.get(ino);
+            if (mine != null) {
+                return mine.copy(); // the row this transaction wrote last
+            }
+        }
         boolean cached = readsInodeCache(ino);
         if (cached) {
             InodeRow hit = inodeCache.get(ino);
@@ -295,9 +308,10 @@ final class SqliteStore implements Store {
     @Override
     public long insertInode(InodeRow r) {
         try {
+            boolean numbered = r.ino > 0;
             PreparedStatement ps = sql("INSERT INTO inode (ino, mode, uid, gid, nlink, size, alloc, atime_ns, mtime_ns, ctime_ns, rdev, target)"
-                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            if (r.ino > 0) {
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + (numbered ? "" : " RETURNING ino"));
+            if (numbered) {
                 ps.setLong(1, r.ino);
             } else {
                 ps.setNull(1, java.sql.Types.INTEGER);
@@ -313,9 +327,10 @@ final class SqliteStore implements Store {
             ps.setLong(10, r.ctimeNs);
             ps.setLong(11, r.rdev);
             ps.setBytes(12, r.target);
-            ps.executeUpdate();
-            if (r.ino <= 0) {
-                try (ResultSet rs = sql("SELECT last_insert_rowid()").executeQuery()) {
+            if (numbered) {
+                ps.executeUpdate();
+            } else {
+                try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
                     r.ino = rs.getLong(1);
                 }
@@ -455,7 +470,11 @@ final class SqliteStore implements Store {
         EntryCache.Key key = null;
         if (sharesCaches && seenEpoch >= 0) {
             key = new EntryCache.Key(parent, name);
-            if (touched.contains(key)) {
+            if (touched.containsKey(key)) {
+                DirEntryRow mine = touched.get(key);
+                if (mine != null) {
+                    return mine == EntryCache.ABSENT ? null : mine; // what this transaction wrote
+                }
                 key = null; // this transaction changed it: only the database knows it now
             } else {
                 DirEntryRow hit = entryCache.get(key);
@@ -483,12 +502,32 @@ final class SqliteStore implements Store {
         return row;
     }
 
-    /** Notes that the open transaction is about to change an entry. */
-    private void touch(long parent, String name) {
+    /** Notes that the open transaction is about to change an entry; {@link #wrote} may say to what. */
+    private EntryCache.Key touch(long parent, String name) {
         EntryCache.Key key = new EntryCache.Key(parent, name);
-        touched.add(key);
+        touched.put(key, null);
         if (sharesCaches) {
             entryCache.changing(key);
+        }
+        return key;
+    }
+
+    /**
+     * The shared writer changed an entry to {@code ino}, or removed it (0). The
+     * entry carries its inode's type, which the writer knows only from an inode
+     * row it wrote itself.
+     */
+    private void wrote(EntryCache.Key key, long ino) {
+        if (!sharesCaches || !inTransaction) {
+            return;
+        }
+        if (ino == 0) {
+            touched.put(key, EntryCache.ABSENT);
+            return;
+        }
+        InodeRow row = touchedInodes.get(ino);
+        if (row != null) {
+            touched.put(key, new DirEntryRow(key.name(), ino, row.mode & EntryCache.S_IFMT));
         }
     }
 
@@ -511,12 +550,13 @@ final class SqliteStore implements Store {
 
     @Override
     public void deleteDirent(long parent, String name) {
-        touch(parent, name);
+        EntryCache.Key key = touch(parent, name);
         try {
             PreparedStatement ps = sql("DELETE FROM dirent WHERE parent = ? AND name = ?");
             ps.setLong(1, parent);
             ps.setString(2, name);
             ps.executeUpdate();
+            wrote(key, 0);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
@@ -525,13 +565,15 @@ final class SqliteStore implements Store {
     }
 
     private void direntUpdate(String query, long parent, String name, long ino) {
-        touch(parent, name);
+        EntryCache.Key key = touch(parent, name);
         try {
             PreparedStatement ps = sql(query);
             ps.setLong(1, parent);
             ps.setString(2, name);
             ps.setLong(3, ino);
-            ps.executeUpdate();
+            if (ps.executeUpdate() == 1) {
+                wrote(key, ino);
+            }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
