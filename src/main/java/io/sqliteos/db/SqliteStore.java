@@ -124,7 +124,7 @@ final class SqliteStore implements Store {
     public void commit() {
         if (beginPending) {
             beginPending = false;
-            endTransaction(true);
+            endTransaction(Outcome.COMMITTED);
             return;
         }
         // a transaction's own connection: the shared writer must not trust the cache until this settles
@@ -132,11 +132,12 @@ final class SqliteStore implements Store {
         if (announced) {
             entryCache.transactionCommitting();
         }
+        Outcome outcome = Outcome.UNCERTAIN;
         try {
             control("COMMIT");
+            outcome = Outcome.COMMITTED;
         } finally {
-            // even a failed COMMIT may have changed entries: forget them all the same
-            endTransaction(true);
+            endTransaction(outcome);
             if (announced) {
                 entryCache.transactionSettled();
             }
@@ -147,36 +148,54 @@ final class SqliteStore implements Store {
     public void rollback() {
         if (beginPending) {
             beginPending = false;
-            endTransaction(false);
+            endTransaction(Outcome.ROLLED_BACK);
             return;
         }
         try {
             control("ROLLBACK");
         } finally {
-            endTransaction(false);
+            endTransaction(Outcome.ROLLED_BACK);
         }
     }
 
-    private void endTransaction(boolean committed) {
+    /** How a transaction ended, for the caches. */
+    private enum Outcome {
+        COMMITTED,
+        /** A COMMIT failed: it may have changed what it touched, or not. */
+        UNCERTAIN,
+        ROLLED_BACK
+    }
+
+    private void endTransaction(Outcome outcome) {
         inTransaction = false;
         writing = false;
         seenEpoch = -1;
         seenInodeEpoch = -1;
+        // a rollback leaves the committed state as it was: the caches still hold true
         if (!touchedInodes.isEmpty()) {
-            if (committed) {
+            if (outcome != Outcome.ROLLED_BACK) {
                 long settledEpoch = inodeCache.settled(touchedInodes.keySet());
-                touchedInodes.forEach((ino, row) -> {
-                    if (row != null) {
-                        inodeCache.fill(ino, row, settledEpoch);
-                    }
-                });
+                if (outcome == Outcome.COMMITTED) {
+                    touchedInodes.forEach((ino, row) -> {
+                        if (row != null) {
+                            inodeCache.fill(ino, row, settledEpoch);
+                        }
+                    });
+                }
             }
             touchedInodes.clear();
         }
         if (!touched.isEmpty()) {
-            // a rollback leaves the committed entries as they were: the cache still holds true
-            if (committed) {
-                entryCache.settled(touched.keySet());
+            if (outcome != Outcome.ROLLED_BACK) {
+                long settledEpoch = entryCache.settled(touched.keySet());
+                if (outcome == Outcome.COMMITTED) {
+                    // the names the writer made are looked up next (a tar sets their modes and times)
+                    touched.forEach((key, entry) -> {
+                        if (entry != null && entry != EntryCache.ABSENT) {
+                            entryCache.fill(key, entry, settledEpoch);
+                        }
+                    });
+                }
             }
             touched.clear();
         }
@@ -534,7 +553,7 @@ final class SqliteStore implements Store {
     /** After a change to an entry or inode: outside a transaction it has committed on its own. */
     private void settleIfAutocommitted() {
         if (!inTransaction) {
-            endTransaction(true);
+            endTransaction(Outcome.COMMITTED);
         }
     }
 
