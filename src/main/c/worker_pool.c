@@ -87,9 +87,14 @@ static int add_worker(struct pool *p) {
         free(w);
         return -1;
     }
-    /* Signals go to the daemon's other threads: a worker starts with all of them blocked. */
+    /*
+     * Signals go to the daemon's other threads: a worker starts with all of them
+     * blocked, but for the profiling timer's, so that a sampling profiler
+     * attached to the JVM sees the workers too (the JVM installs no handler for it).
+     */
     sigset_t all, old;
     sigfillset(&all);
+    sigdelset(&all, SIGPROF);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int res = pthread_create(&w->thread, NULL, serve, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
