@@ -7,17 +7,29 @@ import java.util.concurrent.locks.LockSupport;
  * Commits the writer's open batch of plain writes once it is due, on a thread
  * of its own, so that a batch never outlives its time limit when no further
  * write comes to close it.
+ *
+ * <p>While batches keep opening it wakes on its own when the next one is due,
+ * so a writer opening a batch need not wake it (a system call on the path of
+ * the request): only once it has found no batch for a while does it sleep
+ * until {@link #opened} wakes it.
  */
 final class BatchCommitter implements AutoCloseable {
 
+    /** Idle this long, it sleeps until woken. */
+    private static final long DOZE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
     private final Runnable commitIfDue;
+    private final long periodNanos;
     private final Thread thread;
     /** When the open batch is due ({@link System#nanoTime}); 0 while none is open. */
     private volatile long dueNanos;
+    /** Sleeping until woken. */
+    private volatile boolean asleep;
     private volatile boolean stopped;
 
-    BatchCommitter(Runnable commitIfDue) {
+    BatchCommitter(Runnable commitIfDue, long periodNanos) {
         this.commitIfDue = commitIfDue;
+        this.periodNanos = periodNanos;
         this.thread = new Thread(this::run, "sqliteos-batch-commit");
         thread.setDaemon(true);
         thread.start();
@@ -26,7 +38,9 @@ final class BatchCommitter implements AutoCloseable {
     /** A batch opened, to commit at {@code due}. */
     void opened(long due) {
         dueNanos = due == 0 ? 1 : due;
-        LockSupport.unpark(thread);
+        if (asleep) {
+            LockSupport.unpark(thread);
+        }
     }
 
     /** The open batch committed (or there was none). */
@@ -35,18 +49,29 @@ final class BatchCommitter implements AutoCloseable {
     }
 
     private void run() {
+        long idleSince = System.nanoTime();
         while (!stopped) {
             long due = dueNanos;
+            long now = System.nanoTime();
             if (due == 0) {
-                LockSupport.park(this);
+                if (now - idleSince < DOZE_NANOS) {
+                    LockSupport.parkNanos(this, periodNanos);
+                    continue;
+                }
+                asleep = true;
+                if (dueNanos == 0 && !stopped) { // a batch that opened meanwhile saw asleep false and did not wake us
+                    LockSupport.park(this);
+                }
+                asleep = false;
+                idleSince = System.nanoTime();
                 continue;
             }
-            long wait = due - System.nanoTime();
-            if (wait > 0) {
-                LockSupport.parkNanos(this, wait);
+            if (due - now > 0) {
+                LockSupport.parkNanos(this, due - now);
                 continue;
             }
             commitIfDue.run();
+            idleSince = System.nanoTime();
         }
     }
 

@@ -49,6 +49,8 @@ public final class Database implements AutoCloseable {
     private static final int BATCH_MAX_STEPS = 256;
     /** No batch opens with less room than this under the database: a full disk may undo a whole transaction. */
     private static final long BATCH_MIN_FREE_BYTES = 256L << 20;
+    /** Even at 2 GB/s a batch cannot use up that room between two checks this far apart. */
+    private static final long ROOM_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     private final Path file;
     private final EphemeralDirectory ephemeralDir;
@@ -74,6 +76,8 @@ public final class Database implements AutoCloseable {
     private final AtomicInteger batchBlockers = new AtomicInteger();
     /** Where the database lives, to see whether there is room for a batch. */
     private java.nio.file.FileStore fileStore;
+    private boolean roomForBatch;
+    private long roomCheckedNanos = System.nanoTime() - ROOM_CHECK_NANOS;
 
     private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs, long batchNanos) throws SQLException {
         this.file = file;
@@ -96,7 +100,7 @@ public final class Database implements AutoCloseable {
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
         this.checkpointer = new Checkpointer(connect());
-        this.batchCommitter = this.batchNanos > 0 ? new BatchCommitter(this::commitBatchIfDue) : null;
+        this.batchCommitter = this.batchNanos > 0 ? new BatchCommitter(this::commitBatchIfDue, this.batchNanos) : null;
     }
 
     /** Opens (creating if needed) a durable database in {@code file}. */
@@ -385,15 +389,22 @@ public final class Database implements AutoCloseable {
         return true;
     }
 
+    /** Whether the disk has room to spare for a batch: asked of the file system at most every 20 ms. */
     private boolean roomForBatch() {
+        long now = System.nanoTime();
+        if (now - roomCheckedNanos < ROOM_CHECK_NANOS) {
+            return roomForBatch;
+        }
+        roomCheckedNanos = now;
         try {
             if (fileStore == null) {
                 fileStore = Files.getFileStore(file.getParent()); // reads the mount table: once
             }
-            return fileStore.getUsableSpace() >= BATCH_MIN_FREE_BYTES;
+            roomForBatch = fileStore.getUsableSpace() >= BATCH_MIN_FREE_BYTES;
         } catch (IOException e) {
-            return false;
+            roomForBatch = false;
         }
+        return roomForBatch;
     }
 
     /** Runs {@code work} as one step of the open batch: if it fails, its changes alone are undone. */
