@@ -19,8 +19,13 @@ import org.slf4j.LoggerFactory;
 final class Checkpointer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
-    /** Commits within this pause share one checkpoint. */
-    private static final long PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+    /**
+     * A checkpoint waits for a pause this long in the commits, or for this many
+     * commits: copying the pages a stream of commits rewrites (the same few
+     * index pages each time) once per pause instead of once per commit.
+     */
+    private static final long PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    private static final long MAX_COMMITS = 64;
 
     private final Connection connection;
     private final Thread thread;
@@ -43,11 +48,16 @@ final class Checkpointer implements AutoCloseable {
 
     private void run() {
         while (!stopped) {
-            if (pendingCommits.get() == 0) {
+            long before = pendingCommits.get();
+            if (before == 0) {
                 LockSupport.park(this);
                 continue;
             }
             LockSupport.parkNanos(this, PAUSE_NANOS);
+            long after = pendingCommits.get();
+            if (after != before && after < MAX_COMMITS && !stopped) {
+                continue; // still committing: wait for the pause
+            }
             pendingCommits.set(0);
             checkpoint();
         }
