@@ -30,6 +30,17 @@ class SmokeIT {
     }
 
     @Test
+    void theWarmUpAfterMountingLeavesNoTraceInTheFileSystem() throws Exception {
+        try (MountedFs fresh = MountedFs.start("--size", "256M")) {
+            MountedFs.eventually("the warm-up to finish", 60, () -> fresh.log().contains("warm-up: "));
+            assertThat(fresh.sh("ls -A").ok().stdout()).isEmpty();
+            MountedFs.Result state = MountedFs.cli("sql", "--mount", fresh.root().toString(), "--csv",
+                    "SELECT (SELECT count(*) FROM inode) AS inodes, used_bytes FROM fsinfo");
+            assertThat(state.ok().stdout()).isEqualTo("inodes,used_bytes\n1,0\n");
+        }
+    }
+
+    @Test
     void statfsReportsTheSizeBudget() throws Exception {
         String blocks = fs.sh("stat -f -c '%S %b' .").ok().stdout().trim();
         assertThat(blocks).isEqualTo("4096 65536");

@@ -104,6 +104,7 @@ final class Daemon {
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
                     FuseMount.options(fuseOptions));
+            JitWarmup.startInBackground();
             FuseMount.mountBlocking(fs, mountPoint, fuseOptions, debug, nameCache);
             log.info("unmounted {}", mountPoint);
             return 0;

@@ -1,0 +1,102 @@
+package io.sqliteos.cli;
+
+import io.sqliteos.db.Database;
+import io.sqliteos.fs.Caller;
+import io.sqliteos.fs.FileSystem;
+import io.sqliteos.fs.FsException;
+import io.sqliteos.tx.SessionRouter;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the file system's common requests a few thousand times on a scratch
+ * database of its own, on a background thread while the mount comes up, so
+ * that the JIT has compiled them before the first clients arrive. Otherwise a
+ * new mount serves its first ten thousand requests or so (an untar, a clone)
+ * at half speed, mostly interpreted. The mount's own database is never
+ * touched; a failure here only means a colder start.
+ */
+final class JitWarmup {
+
+    private static final Logger log = LoggerFactory.getLogger(JitWarmup.class);
+    /** Rounds of requests: enough for the JIT to compile the paths at the daemon's threshold. */
+    private static final int ROUNDS = 3000;
+    private static final int O_WRONLY = 01;
+    private static final int O_CREAT = 0100;
+
+    private JitWarmup() {
+    }
+
+    /** Starts the warm-up on a daemon thread, unless {@code -Dsqliteos.warmup=false}. */
+    static void startInBackground() {
+        if (!Boolean.parseBoolean(System.getProperty("sqliteos.warmup", "true"))) {
+            return;
+        }
+        Thread t = new Thread(JitWarmup::run, "sqliteos-warmup");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static void run() {
+        long start = System.nanoTime();
+        try (Database scratch = Database.openEphemeral(5_000)) {
+            SessionRouter router = new SessionRouter(scratch);
+            try {
+                exercise(new FileSystem(router, 64L << 20));
+            } finally {
+                router.transactions().close();
+            }
+            log.info("warm-up: {} rounds of common requests in {} ms", ROUNDS,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        } catch (RuntimeException e) {
+            log.warn("warm-up stopped: {}", e.toString());
+        }
+    }
+
+    private static void exercise(FileSystem fs) {
+        Caller c = Caller.ROOT;
+        fs.initialize(0, 0);
+        byte[] data = new byte[3000];
+        byte[] buf = new byte[4096];
+        fs.mkdir(c, "/d", 0755);
+        for (int i = 0; i < ROUNDS; i++) {
+            String dir = "/d/s" + (i % 50);
+            if (i < 50) {
+                fs.mkdir(c, dir, 0755);
+            }
+            String file = dir + "/f" + i;
+            missing(fs, c, file);
+            long fh = fs.create(c, file, 0644, O_CREAT | O_WRONLY);
+            try {
+                fs.getxattr(c, file, "security.capability"); // the kernel asks before each write
+            } catch (FsException expected) {
+                // none
+            }
+            fs.write(c, fh, data, data.length, 0);
+            fs.release(c, fh);
+            fs.chmod(c, file, 0640);
+            fs.utimens(c, file, 1, 0, 1, 0);
+            fs.getattr(c, file);
+            fh = fs.open(c, file, 0);
+            fs.read(c, fh, buf, buf.length, 0);
+            fs.release(c, fh);
+            long dh = fs.opendir(c, dir);
+            fs.readdir(c, dir, dh);
+            fs.releasedir(c, dh);
+            fs.rename(c, file, file + ".r");
+            fs.unlink(c, file + ".r");
+            fs.mkdir(c, file + ".d", 0755);
+            fs.rmdir(c, file + ".d");
+        }
+    }
+
+    /** A lookup of a name that is not there, as before every create. */
+    private static void missing(FileSystem fs, Caller c, String path) {
+        try {
+            fs.getattr(c, path);
+        } catch (FsException expected) {
+            // the common case: a fresh name
+        }
+    }
+}
