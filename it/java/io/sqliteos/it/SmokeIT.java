@@ -30,13 +30,19 @@ class SmokeIT {
     }
 
     @Test
-    void theWarmUpAfterMountingLeavesNoTraceInTheFileSystem() throws Exception {
+    void theWarmUpAfterMountingLeavesNoTraceAndNoOtherMountHarmed() throws Exception {
+        MountedFs.eventually("the first mount's warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
+        fs.sh("echo kept > kept.txt").ok();
         try (MountedFs fresh = MountedFs.start("--size", "256M")) {
             MountedFs.eventually("the warm-up to finish", 60, () -> fresh.log().contains("warm-up: "));
             assertThat(fresh.sh("ls -A").ok().stdout()).isEmpty();
             MountedFs.Result state = MountedFs.cli("sql", "--mount", fresh.root().toString(), "--csv",
                     "SELECT (SELECT count(*) FROM inode) AS inodes, used_bytes FROM fsinfo");
             assertThat(state.ok().stdout()).isEqualTo("inodes,used_bytes\n1,0\n");
+            // the new daemon swept /dev/shm for databases whose daemon is gone: the first one's must still be
+            // there, which a new connection (a transaction's) finds out
+            String j = "java -jar " + MountedFs.jar();
+            assertThat(fs.sh(j + " tx -- cat kept.txt").ok().stdout()).isEqualTo("kept\n");
         }
     }
 

@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +28,13 @@ final class EphemeralDirectory implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EphemeralDirectory.class);
     private static final String PREFIX = "sqliteos-";
     private static final String LOCK = "owner.lock";
+    /**
+     * Directories this process holds. The sweep must not even open their lock
+     * files: the locks are POSIX record locks, which belong to the process, and
+     * closing any descriptor of the file drops them, after which the next
+     * daemon's sweep would remove a live database.
+     */
+    private static final Set<String> HELD = ConcurrentHashMap.newKeySet();
 
     private final Path dir;
     private final FileChannel lockChannel;
@@ -48,6 +57,7 @@ final class EphemeralDirectory implements AutoCloseable {
             }
             Path dir = Files.createTempDirectory(base, PREFIX);
             Files.delete(dir); // only its fresh, unique name is needed
+            HELD.add(dir.getFileName().toString());
             Files.move(staging, dir);
             return new EphemeralDirectory(dir, channel);
         } catch (IOException | RuntimeException e) {
@@ -64,6 +74,9 @@ final class EphemeralDirectory implements AutoCloseable {
     private static void removeAbandoned(Path base) {
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(base, PREFIX + "*")) {
             for (Path d : dirs) {
+                if (HELD.contains(d.getFileName().toString())) {
+                    continue; // this process's own
+                }
                 Path lock = d.resolve(LOCK);
                 if (!Files.isRegularFile(lock)) {
                     continue; // not one of ours, or from a version without the lock: leave it
@@ -111,5 +124,6 @@ final class EphemeralDirectory implements AutoCloseable {
         } catch (IOException e) {
             log.debug("closing the lock of {}: {}", dir, e.getMessage());
         }
+        HELD.remove(dir.getFileName().toString());
     }
 }
