@@ -250,6 +250,8 @@ class CrashRecoveryIT {
         Path abandoned;
         try (MountedFs fs = MountedFs.start()) {
             Files.writeString(fs.path("big"), "x".repeat(1 << 20));
+            // the warm-up's scratch database is there too until it finishes
+            MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
             Set<Path> created = ramDatabases();
             created.removeAll(before);
             assertThat(created).hasSize(1);
