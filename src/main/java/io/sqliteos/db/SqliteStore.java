@@ -52,6 +52,11 @@ final class SqliteStore implements Store {
      */
     private final Map<Long, InodeRow> touchedInodes = new HashMap<>();
     private Runnable onClose;
+    /**
+     * The used bytes counter as this connection's open transaction sees it, once
+     * read: a batch of writes asks for it at every write. -1 when unknown.
+     */
+    private long knownUsedBytes = -1;
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
             boolean sharesCaches) {
@@ -168,6 +173,7 @@ final class SqliteStore implements Store {
 
     private void endTransaction(Outcome outcome) {
         inTransaction = false;
+        knownUsedBytes = -1;
         writing = false;
         seenEpoch = -1;
         seenInodeEpoch = -1;
@@ -225,6 +231,7 @@ final class SqliteStore implements Store {
 
     @Override
     public void rollbackTo(String name) {
+        knownUsedBytes = -1;
         exec("ROLLBACK TO sp_" + checkedName(name));
     }
 
@@ -247,6 +254,7 @@ final class SqliteStore implements Store {
     void undoStep() {
         touchedInodes.replaceAll((ino, row) -> null);
         touched.replaceAll((key, entry) -> null);
+        knownUsedBytes = -1;
         control("ROLLBACK TO step");
         control("RELEASE step");
     }
@@ -812,7 +820,14 @@ final class SqliteStore implements Store {
 
     @Override
     public long usedBytes() {
-        return singleLong("SELECT used_bytes FROM fsinfo WHERE id = 1");
+        if (inTransaction && knownUsedBytes >= 0) {
+            return knownUsedBytes;
+        }
+        long used = singleLong("SELECT used_bytes FROM fsinfo WHERE id = 1");
+        if (inTransaction) {
+            knownUsedBytes = used;
+        }
+        return used;
     }
 
     @Override
@@ -824,6 +839,9 @@ final class SqliteStore implements Store {
             PreparedStatement ps = sql("UPDATE fsinfo SET used_bytes = used_bytes + ? WHERE id = 1");
             ps.setLong(1, delta);
             ps.executeUpdate();
+            if (knownUsedBytes >= 0) {
+                knownUsedBytes += delta;
+            }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
