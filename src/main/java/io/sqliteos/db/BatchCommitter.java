@@ -13,33 +13,31 @@ import java.util.concurrent.locks.LockSupport;
  * the request): only once it has found no batch for a while does it sleep
  * until {@link #opened} wakes it.
  */
-final class BatchCommitter implements AutoCloseable {
+final class BatchCommitter extends BackgroundLoop {
 
     /** Idle this long, it sleeps until woken. */
     private static final long DOZE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private final Runnable commitIfDue;
     private final long periodNanos;
-    private final Thread thread;
     /** When the open batch is due ({@link System#nanoTime}); 0 while none is open. */
     private volatile long dueNanos;
     /** Sleeping until woken. */
     private volatile boolean asleep;
-    private volatile boolean stopped;
+    private long idleSince = System.nanoTime();
 
     BatchCommitter(Runnable commitIfDue, long periodNanos) {
+        super("sqliteos-batch-commit");
         this.commitIfDue = commitIfDue;
         this.periodNanos = periodNanos;
-        this.thread = new Thread(this::run, "sqliteos-batch-commit");
-        thread.setDaemon(true);
-        thread.start();
+        start();
     }
 
     /** A batch opened, to commit at {@code due}. */
     void opened(long due) {
         dueNanos = due == 0 ? 1 : due;
         if (asleep) {
-            LockSupport.unpark(thread);
+            wake();
         }
     }
 
@@ -48,41 +46,28 @@ final class BatchCommitter implements AutoCloseable {
         dueNanos = 0;
     }
 
-    private void run() {
-        long idleSince = System.nanoTime();
-        while (!stopped) {
-            long due = dueNanos;
-            long now = System.nanoTime();
-            if (due == 0) {
-                if (now - idleSince < DOZE_NANOS) {
-                    LockSupport.parkNanos(this, periodNanos);
-                    continue;
-                }
-                asleep = true;
-                if (dueNanos == 0 && !stopped) { // a batch that opened meanwhile saw asleep false and did not wake us
-                    LockSupport.park(this);
-                }
-                asleep = false;
-                idleSince = System.nanoTime();
-                continue;
-            }
-            if (due - now > 0) {
-                LockSupport.parkNanos(this, due - now);
-                continue;
-            }
-            commitIfDue.run();
-            idleSince = System.nanoTime();
-        }
-    }
-
     @Override
-    public void close() {
-        stopped = true;
-        LockSupport.unpark(thread);
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+    void round() {
+        long due = dueNanos;
+        long now = System.nanoTime();
+        if (due == 0) {
+            if (now - idleSince < DOZE_NANOS) {
+                LockSupport.parkNanos(this, periodNanos);
+                return;
+            }
+            asleep = true;
+            if (dueNanos == 0 && !stopped()) { // a batch that opened meanwhile saw asleep false and did not wake us
+                LockSupport.park(this);
+            }
+            asleep = false;
+            idleSince = System.nanoTime();
+            return;
         }
+        if (due - now > 0) {
+            LockSupport.parkNanos(this, due - now);
+            return;
+        }
+        commitIfDue.run();
+        idleSince = System.nanoTime();
     }
 }

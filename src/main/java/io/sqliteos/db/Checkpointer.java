@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * readers or writers. Connections keep a large automatic checkpoint threshold as
  * a backstop that bounds the log when this thread falls behind.
  */
-final class Checkpointer implements AutoCloseable {
+final class Checkpointer extends BackgroundLoop {
 
     private static final Logger log = LoggerFactory.getLogger(Checkpointer.class);
     /**
@@ -28,39 +28,35 @@ final class Checkpointer implements AutoCloseable {
     private static final long MAX_COMMITS = 64;
 
     private final Connection connection;
-    private final Thread thread;
     private final AtomicLong pendingCommits = new AtomicLong();
-    private volatile boolean stopped;
 
     Checkpointer(Connection connection) {
+        super("sqliteos-checkpoint");
         this.connection = connection;
-        this.thread = new Thread(this::run, "sqliteos-checkpoint");
-        thread.setDaemon(true);
-        thread.start();
+        start();
     }
 
     /** A write transaction committed: its pages wait in the log. */
     void committed() {
         if (pendingCommits.getAndIncrement() == 0) {
-            LockSupport.unpark(thread);
+            wake();
         }
     }
 
-    private void run() {
-        while (!stopped) {
-            long before = pendingCommits.get();
-            if (before == 0) {
-                LockSupport.park(this);
-                continue;
-            }
-            LockSupport.parkNanos(this, PAUSE_NANOS);
-            long after = pendingCommits.get();
-            if (after != before && after < MAX_COMMITS && !stopped) {
-                continue; // still committing: wait for the pause
-            }
-            pendingCommits.set(0);
-            checkpoint();
+    @Override
+    void round() {
+        long before = pendingCommits.get();
+        if (before == 0) {
+            LockSupport.park(this);
+            return;
         }
+        LockSupport.parkNanos(this, PAUSE_NANOS);
+        long after = pendingCommits.get();
+        if (after != before && after < MAX_COMMITS && !stopped()) {
+            return; // still committing: wait for the pause
+        }
+        pendingCommits.set(0);
+        checkpoint();
     }
 
     private void checkpoint() {
@@ -74,13 +70,7 @@ final class Checkpointer implements AutoCloseable {
 
     @Override
     public void close() {
-        stopped = true;
-        LockSupport.unpark(thread);
-        try {
-            thread.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        super.close();
         try {
             connection.close();
         } catch (SQLException e) {
