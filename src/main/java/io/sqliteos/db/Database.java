@@ -430,10 +430,15 @@ public final class Database implements AutoCloseable {
         } catch (RuntimeException e) {
             // SQLite rolled the whole transaction back (a full disk, say): the batch is gone
             log.error("a failed write took its whole batch of {} earlier writes with it: {}", batchSteps, e.getMessage());
-            rollbackQuietly(writer);
-            writer.resetStatements();
-            endBatch();
+            abandonBatch();
         }
+    }
+
+    /** The batch is lost: ends what is left of its transaction and starts the statements afresh. */
+    private void abandonBatch() {
+        rollbackQuietly(writer);
+        writer.resetStatements();
+        endBatch();
     }
 
     /** Commits the open batch, if there is one. */
@@ -446,8 +451,7 @@ public final class Database implements AutoCloseable {
         } catch (StoreException e) {
             // rare: a batch opens only with room to spare for its few megabytes
             log.error("a batch of {} writes failed to commit: {}", batchSteps, e.getMessage());
-            rollbackQuietly(writer);
-            writer.resetStatements();
+            abandonBatch();
             throw e;
         } finally {
             endBatch();
