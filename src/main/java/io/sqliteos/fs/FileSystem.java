@@ -463,7 +463,7 @@ public final class FileSystem {
             }
             List<DirEntry> out = new ArrayList<>();
             out.add(new DirEntry(".", ino, dir.mode));
-            long parent = ino == ROOT ? ROOT : parentOf(s, path, ino);
+            long parent = ino == ROOT ? ROOT : parentDirectory(s, path, ino);
             out.add(new DirEntry("..", parent == 0 ? ino : parent, Mode.S_IFDIR));
             s.listDirectory(ino, e -> out.add(new DirEntry(e.name(), e.ino(), e.mode())));
             return out;
@@ -474,17 +474,14 @@ public final class FileSystem {
      * The directory holding directory {@code dir}: found by walking {@code path}
      * (names the cache knows) while the path still leads to it, else by a query.
      */
-    private static long parentOf(Store s, String path, long dir) {
-        String[] parts = path == null ? new String[0] : components(path);
-        if (parts.length > 0) {
-            try {
-                long up = walk(s, parts, parts.length - 1, path).ino();
-                if (s.lookup(up, parts[parts.length - 1]) == dir) {
-                    return up;
-                }
-            } catch (FsException renamedMeanwhile) {
-                // the query below knows
+    private static long parentDirectory(Store s, String path, long dir) {
+        try {
+            Parent p = parentOf(s, path);
+            if (s.lookup(p.dir(), p.name()) == dir) {
+                return p.dir();
             }
+        } catch (FsException renamedMeanwhile) {
+            // the query below knows
         }
         return s.parentOf(dir);
     }
