@@ -471,8 +471,6 @@ public final class Database implements AutoCloseable {
         try {
             if (batchOpen && System.nanoTime() - batchDueNanos >= 0) {
                 commitBatch();
-            } else if (!batchOpen) {
-                batchCommitter.closed();
             }
         } catch (RuntimeException e) {
             log.error("committing a batch of writes: {}", e.getMessage(), e);

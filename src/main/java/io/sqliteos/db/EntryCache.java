@@ -4,8 +4,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Directory entries of the committed state, and names known to be missing,
- * so that walking a path costs a map lookup per name instead of a query (the rules that keep it true are
- * {@link CommittedCache}'s). A transaction's own connection sees its
+ * so that walking a path costs a map lookup per name instead of a query (the
+ * rules that keep it true are {@link CommittedCache}'s). A transaction's own connection sees its
  * uncommitted changes and never reads or fills it; it tells the cache of the
  * entries it changed only when it commits.
  *
