@@ -102,6 +102,50 @@ class DurabilityIT {
         }
     }
 
+    /** The bytes of file {@code name} as the blocks in database {@code db} hold them. */
+    static byte[] storedBytes(Path db, String name) throws Exception {
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:file:" + db + "?mode=ro");
+                java.sql.Statement st = c.createStatement();
+                java.sql.ResultSet file = st.executeQuery(
+                        "SELECT i.ino, i.size FROM inode i JOIN dirent d ON d.ino = i.ino WHERE d.name = '" + name + "'")) {
+            assertThat(file.next()).isTrue();
+            byte[] out = new byte[file.getInt(2)];
+            try (java.sql.Statement blocks = c.createStatement();
+                    java.sql.ResultSet rs = blocks.executeQuery("SELECT offset, data FROM extent WHERE ino = " + file.getLong(1))) {
+                while (rs.next()) {
+                    byte[] data = rs.getBytes(2);
+                    int at = rs.getInt(1);
+                    System.arraycopy(data, 0, out, at, Math.min(data.length, out.length - at));
+                }
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void aDatabaseWithTheOldLargeBlocksMountsWithEveryByteAndTakesSmallWrites() throws Exception {
+        Path db = work.resolve("old.db");
+        try (java.io.InputStream in = getClass().getResourceAsStream("/fixtures/schema-v1.db")) {
+            Files.copy(in, db); // made with 64 KiB blocks
+        }
+        byte[] expected = storedBytes(db, "big");
+        assertThat(expected).hasSize(100_000);
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(Files.readAllBytes(fs.path("docs/big"))).isEqualTo(expected);
+            // small writes across the old (64 KiB) and the new (16 KiB) block boundaries
+            fs.sh("printf ABCDEFGH | dd of=docs/big bs=1 seek=16380 conv=notrunc status=none"
+                    + " && printf abcdefgh | dd of=docs/big bs=1 seek=65532 conv=notrunc status=none").ok();
+        }
+        System.arraycopy("ABCDEFGH".getBytes(), 0, expected, 16380, 8);
+        System.arraycopy("abcdefgh".getBytes(), 0, expected, 65532, 8);
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(Files.readAllBytes(fs.path("docs/big"))).isEqualTo(expected);
+            assertThat(fs.sh("cat docs/old/note.txt; stat -c %h docs/link").ok().stdout())
+                    .isEqualTo("written by schema version 1\n2\n");
+        }
+    }
+
     @Test
     void foreignTruncatedAndReadOnlyDatabasesAreRefusedAndLeftUntouched() throws Exception {
         Path foreign = work.resolve("foreign.db");

@@ -686,8 +686,8 @@ final class SqliteStore implements Store {
         try {
             byte[] bytes = length == data.length ? data : java.util.Arrays.copyOf(data, length);
             // An UPDATE of a block that keeps its length rewrites in place only the pages whose
-            // bytes changed: a 4 KiB write into a 64 KiB block logs 4 pages, where a REPLACE
-            // (delete, then insert) logged 34.
+            // bytes changed: a 4 KiB write logs the few pages it touched, where a REPLACE
+            // (delete, then insert) logs every page of the block.
             PreparedStatement update = sql("UPDATE extent SET data = ? WHERE key = ?");
             update.setBytes(1, bytes);
             update.setLong(2, blockKey(ino, index));

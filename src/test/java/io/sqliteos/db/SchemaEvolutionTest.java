@@ -94,6 +94,58 @@ class SchemaEvolutionTest {
         }
     }
 
+    /** A file's bytes as its stored blocks hold them, holes and short blocks as zeros. */
+    static byte[] storedBytes(Connection c, String name) throws Exception {
+        try (Statement st = c.createStatement();
+                ResultSet file = st.executeQuery("SELECT i.ino, i.size FROM inode i JOIN dirent d ON d.ino = i.ino WHERE d.name = '" + name + "'")) {
+            assertThat(file.next()).isTrue();
+            long ino = file.getLong(1);
+            byte[] out = new byte[(int) file.getLong(2)];
+            try (Statement blocks = c.createStatement();
+                    ResultSet rs = blocks.executeQuery("SELECT offset, data FROM extent WHERE ino = " + ino)) {
+                while (rs.next()) {
+                    byte[] data = rs.getBytes(2);
+                    System.arraycopy(data, 0, out, (int) rs.getLong(1), Math.min(data.length, out.length - (int) rs.getLong(1)));
+                }
+            }
+            return out;
+        }
+    }
+
+    @Test
+    void version4CutsLargeBlocksWithoutChangingAByte() throws Exception {
+        Path db = storedVersionOne();
+        byte[] before;
+        long storedBefore;
+        try (Connection c = Database.inspect(db)) {
+            before = storedBytes(c, "big");
+            storedBefore = count(c, "SELECT sum(length(data)) FROM extent");
+            assertThat(count(c, "SELECT max(length(data)) FROM extent")).as("the fixture has 64 KiB blocks").isEqualTo(65_536);
+        }
+        try (Database database = Database.open(db, 5000)) {
+            FileSystem fs = new FileSystem(new SessionRouter(database), 1L << 30);
+            fs.initialize(0, 0);
+            long fh = fs.open(Caller.ROOT, "/docs/big", 0);
+            byte[] read = new byte[before.length];
+            byte[] chunk = new byte[4096];
+            for (int at = 0; at < read.length; ) {
+                int got = fs.read(Caller.ROOT, fh, chunk, chunk.length, at);
+                assertThat(got).isPositive();
+                System.arraycopy(chunk, 0, read, at, got);
+                at += got;
+            }
+            assertThat(read).isEqualTo(before);
+            fs.release(Caller.ROOT, fh);
+            assertThat(database.check(BlockLayout.BLOCK_SIZE)).isEmpty();
+        }
+        try (Connection c = Database.inspect(db)) {
+            assertThat(count(c, "SELECT max(length(data)) FROM extent")).isEqualTo(BlockLayout.BLOCK_SIZE);
+            assertThat(count(c, "SELECT sum(length(data)) FROM extent")).isEqualTo(storedBefore);
+            assertThat(count(c, "SELECT sum(alloc) FROM inode")).isEqualTo(storedBefore);
+            assertThat(storedBytes(c, "big")).isEqualTo(before);
+        }
+    }
+
     @Test
     void aDatabaseFromANewerBuildIsRefusedUntouched() throws Exception {
         Path db = storedVersionOne();
