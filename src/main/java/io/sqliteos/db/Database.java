@@ -62,6 +62,7 @@ public final class Database implements AutoCloseable {
     private final EntryCache entryCache = new EntryCache();
     /** Inode rows of the committed state, for reads: about 160 bytes a row bounds this near 32 MiB. */
     private final CommittedCache<Long, InodeRow> inodeCache = new CommittedCache<>(200_000);
+    private final InodeCeiling inodeCeiling = new InodeCeiling();
     private final Checkpointer checkpointer;
     private volatile boolean closed;
     /** How long a batch may stay open; 0 where every write commits on its own (on disk). */
@@ -96,7 +97,7 @@ public final class Database implements AutoCloseable {
             first.close();
             throw e;
         }
-        this.writer = new SqliteStore(first, entryCache, inodeCache, true);
+        this.writer = new SqliteStore(first, entryCache, inodeCache, inodeCeiling, true);
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
         this.checkpointer = new Checkpointer(connect());
@@ -255,7 +256,7 @@ public final class Database implements AutoCloseable {
 
     private SqliteStore newStore(boolean shared) {
         try {
-            return new SqliteStore(connect(), entryCache, inodeCache, shared);
+            return new SqliteStore(connect(), entryCache, inodeCache, inodeCeiling, shared);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }

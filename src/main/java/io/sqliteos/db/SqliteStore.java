@@ -24,6 +24,7 @@ final class SqliteStore implements Store {
     private boolean inTransaction;
     private final EntryCache entryCache;
     private final CommittedCache<Long, InodeRow> inodeCache;
+    private final InodeCeiling inodeCeiling;
     /** True for the shared writer and readers, which see the committed state and use the caches; false for a transaction's own. */
     private final boolean sharesCaches;
     /** The entry cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
@@ -59,8 +60,9 @@ final class SqliteStore implements Store {
     private long knownUsedBytes = -1;
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
-            boolean sharesCaches) {
+            InodeCeiling inodeCeiling, boolean sharesCaches) {
         this.connection = connection;
+        this.inodeCeiling = inodeCeiling;
         this.entryCache = entryCache;
         this.inodeCache = inodeCache;
         this.sharesCaches = sharesCaches;
@@ -362,6 +364,7 @@ final class SqliteStore implements Store {
                     r.ino = rs.getLong(1);
                 }
             }
+            inodeCeiling.raise(r.ino);
             touchInode(r.ino, r);
             return r.ino;
         } catch (SQLException e) {
@@ -398,16 +401,27 @@ final class SqliteStore implements Store {
     }
 
     @Override
-    public void deleteInode(long ino) {
-        touchInode(ino, null);
+    public long deleteInode(InodeRow r) {
+        touchInode(r.ino, null);
         try {
-            deleteBlocks(ino, 0, 1L << 32);
-            PreparedStatement x = sql("DELETE FROM xattr WHERE ino = ?");
-            x.setLong(1, ino);
-            x.executeUpdate();
+            if (r.alloc > 0) { // alloc counts the bytes of its blocks: without any, it has none
+                PreparedStatement blocks = sql("DELETE FROM extent WHERE key >= ? AND key < ?");
+                blocks.setLong(1, blockKey(r.ino, 0));
+                blocks.setLong(2, blockKey(r.ino + 1, 0));
+                blocks.executeUpdate();
+            }
+            long xattrBytes = 0;
+            PreparedStatement x = sql("DELETE FROM xattr WHERE ino = ? RETURNING length(CAST(name AS BLOB)) + length(value)");
+            x.setLong(1, r.ino);
+            try (ResultSet rs = x.executeQuery()) {
+                while (rs.next()) {
+                    xattrBytes += rs.getLong(1);
+                }
+            }
             PreparedStatement i = sql("DELETE FROM inode WHERE ino = ?");
-            i.setLong(1, ino);
+            i.setLong(1, r.ino);
             i.executeUpdate();
+            return xattrBytes;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
@@ -434,8 +448,8 @@ final class SqliteStore implements Store {
     }
 
     @Override
-    public long highestInode() {
-        return singleLong("SELECT coalesce(max(ino), 0) FROM inode");
+    public long inodeCeiling() {
+        return inodeCeiling.get(() -> singleLong("SELECT coalesce(max(ino), 0) FROM inode"));
     }
 
     private long singleLong(String query, Object... params) {
@@ -787,11 +801,6 @@ final class SqliteStore implements Store {
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
-    }
-
-    @Override
-    public long xattrBytes(long ino) {
-        return singleLong("SELECT coalesce(sum(length(CAST(name AS BLOB)) + length(value)), 0) FROM xattr WHERE ino = ?", ino);
     }
 
     @Override

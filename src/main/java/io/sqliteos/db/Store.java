@@ -38,16 +38,22 @@ public interface Store extends MessageStore, AutoCloseable {
 
     void updateInode(InodeRow row);
 
-    /** Deletes the inode with its extents and extended attributes. */
-    void deleteInode(long ino);
+    /**
+     * Deletes the inode with its extents and extended attributes, and returns
+     * the bytes its attributes held (its extents held {@code row.alloc}).
+     */
+    long deleteInode(InodeRow row);
 
     /** Inode numbers whose link count is zero: left by a crash with files open. */
     List<Long> orphans();
 
     long inodeCount();
 
-    /** The highest inode number in use (0 when there is none): a cheap upper bound of the count. */
-    long highestInode();
+    /**
+     * A number no inode in use exceeds (0 when there is none), known without a
+     * query: a cheap upper bound of the count.
+     */
+    long inodeCeiling();
 
     // --- directory entries ----------------------------------------------------
 
@@ -106,9 +112,6 @@ public interface Store extends MessageStore, AutoCloseable {
     boolean deleteXattr(long ino, String name);
 
     List<String> xattrNames(long ino);
-
-    /** Bytes the inode's extended attributes hold, names (UTF-8) and values together. */
-    long xattrBytes(long ino);
 
     /** Whether any inode has an extended attribute of this name. */
     boolean anyXattrNamed(String name);

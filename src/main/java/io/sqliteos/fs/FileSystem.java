@@ -255,8 +255,8 @@ public final class FileSystem {
 
     private void chargeInode(Store s) {
         // Inode numbers are distinct and positive, so the count never exceeds the
-        // highest one: the cheap bound spares counting the table on every create.
-        if (s.highestInode() < totalInodes()) {
+        // ceiling on their numbers: the cheap bound spares counting the table on every create.
+        if (s.inodeCeiling() < totalInodes()) {
             return;
         }
         if (s.inodeCount() >= totalInodes()) {
@@ -611,8 +611,8 @@ public final class FileSystem {
     }
 
     private static void free(Store s, InodeRow r) {
-        s.addUsedBytes(-r.alloc - s.xattrBytes(r.ino));
-        s.deleteInode(r.ino);
+        long xattrBytes = s.deleteInode(r);
+        s.addUsedBytes(-r.alloc - xattrBytes);
     }
 
     public void rename(Caller c, String from, String to) {

@@ -81,7 +81,7 @@ class CommittedReadsTest {
     void aDeletedInodeIsGoneForReaders() {
         assertThat(readersFindIt()).isTrue();
         database.write(s -> {
-            s.deleteInode(ino);
+            s.deleteInode(s.inode(ino));
             return null;
         });
         assertThat(readersFindIt()).isFalse();
