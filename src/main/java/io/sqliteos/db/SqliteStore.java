@@ -407,7 +407,7 @@ final class SqliteStore implements Store {
             if (r.alloc > 0) { // alloc counts the bytes of its blocks: without any, it has none
                 PreparedStatement blocks = sql("DELETE FROM extent WHERE key >= ? AND key < ?");
                 blocks.setLong(1, blockKey(r.ino, 0));
-                blocks.setLong(2, blockKey(r.ino + 1, 0));
+                blocks.setLong(2, blockRangeEnd(r.ino, 1L << 32));
                 blocks.executeUpdate();
             }
             long xattrBytes = 0;
@@ -664,6 +664,46 @@ final class SqliteStore implements Store {
     }
 
     @Override
+    public void blocks(long ino, long from, long to, BlockSink sink) {
+        try {
+            PreparedStatement ps = sql("SELECT key, data FROM extent WHERE key >= ? AND key < ? ORDER BY key");
+            ps.setLong(1, blockKey(ino, from));
+            ps.setLong(2, blockRangeEnd(ino, to));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    sink.accept(rs.getLong(1) & 0xFFFF_FFFFL, rs.getBytes(2));
+                }
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public int[] blockLengths(long ino, long from, long to) {
+        int[] lengths = new int[Math.toIntExact(to - from)];
+        java.util.Arrays.fill(lengths, -1);
+        try {
+            PreparedStatement ps = sql("SELECT key, length(data) FROM extent WHERE key >= ? AND key < ?");
+            ps.setLong(1, blockKey(ino, from));
+            ps.setLong(2, blockRangeEnd(ino, to));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    lengths[(int) ((rs.getLong(1) & 0xFFFF_FFFFL) - from)] = rs.getInt(2);
+                }
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+        return lengths;
+    }
+
+    /** The key just past block {@code to - 1} of the inode; {@code to} may be 2^32, past its last block. */
+    private static long blockRangeEnd(long ino, long to) {
+        return (ino << 32) + to;
+    }
+
+    @Override
     public byte[] blockSlice(long ino, long index, int from, int length) {
         try {
             PreparedStatement ps = sql("SELECT substr(data, ? + 1, ?) FROM extent WHERE key = ?");
@@ -705,14 +745,22 @@ final class SqliteStore implements Store {
             PreparedStatement update = sql("UPDATE extent SET data = ? WHERE key = ?");
             update.setBytes(1, bytes);
             update.setLong(2, blockKey(ino, index));
-            if (update.executeUpdate() > 0) {
-                return;
+            if (update.executeUpdate() == 0) {
+                insertBlock(ino, index, offset, bytes, length);
             }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void insertBlock(long ino, long index, long offset, byte[] data, int length) {
+        try {
             PreparedStatement ps = sql("INSERT INTO extent (key, ino, offset, data) VALUES (?, ?, ?, ?)");
             ps.setLong(1, blockKey(ino, index));
             ps.setLong(2, ino);
             ps.setLong(3, offset);
-            ps.setBytes(4, bytes);
+            ps.setBytes(4, length == data.length ? data : java.util.Arrays.copyOf(data, length));
             ps.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
@@ -741,7 +789,7 @@ final class SqliteStore implements Store {
     public long deleteBlocks(long ino, long from, long to) {
         try {
             long first = blockKey(ino, from);
-            long end = to >= (1L << 32) ? blockKey(ino + 1, 0) : blockKey(ino, to);
+            long end = blockRangeEnd(ino, to);
             PreparedStatement sum = sql("SELECT coalesce(sum(length(data)), 0) FROM extent WHERE key >= ? AND key < ?");
             sum.setLong(1, first);
             sum.setLong(2, end);

@@ -88,11 +88,29 @@ public interface Store extends MessageStore, AutoCloseable {
      */
     byte[] blockSlice(long ino, long index, int from, int length);
 
+    /**
+     * Calls {@code sink} with each stored block whose index is in [from, to),
+     * in order, in one query; holes are skipped.
+     */
+    void blocks(long ino, long from, long to, BlockSink sink);
+
+    /** Receives a stored block: its index and its bytes. */
+    @FunctionalInterface
+    interface BlockSink {
+        void accept(long index, byte[] data);
+    }
+
     /** Length of the stored block, or -1 for a hole. */
     int blockLength(long ino, long index);
 
+    /** The lengths of the blocks with index in [from, to), -1 for holes, in one query. */
+    int[] blockLengths(long ino, long from, long to);
+
     /** Stores the first {@code length} bytes of {@code data} as the block. */
     void putBlock(long ino, long index, long offset, byte[] data, int length);
+
+    /** {@link #putBlock} for a block known to be a hole. */
+    void insertBlock(long ino, long index, long offset, byte[] data, int length);
 
     /**
      * Writes {@code bytes} into an existing block at {@code from}, zero-filling

@@ -816,22 +816,28 @@ public final class FileSystem {
     private static void readRange(Store s, long ino, long offset, byte[] dst, int count) {
         java.util.Arrays.fill(dst, 0, count, (byte) 0);
         long end = offset + count;
-        for (long index = BlockLayout.index(offset); index <= BlockLayout.index(end - 1); index++) {
+        long first = BlockLayout.index(offset);
+        long last = BlockLayout.index(end - 1);
+        if (first == last) {
+            long blockStart = BlockLayout.start(first);
+            int from = (int) (offset - blockStart);
+            // a whole block comes as it is stored; of part of one, only that part leaves SQLite
+            byte[] data = from == 0 && count == BlockLayout.BLOCK_SIZE
+                    ? s.block(ino, first) : s.blockSlice(ino, first, from, count);
+            if (data != null) { // else a hole, which reads as zeros
+                System.arraycopy(data, 0, dst, 0, Math.min(count, data.length));
+            }
+            return;
+        }
+        // several blocks (a large read): one query for all of them, holes absent
+        s.blocks(ino, first, last + 1, (index, data) -> {
             long blockStart = BlockLayout.start(index);
             int from = (int) (Math.max(offset, blockStart) - blockStart);
-            int to = (int) (Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart);
-            // a whole block comes as it is stored; of part of one, only that part leaves SQLite
-            byte[] data = from == 0 && to == BlockLayout.BLOCK_SIZE
-                    ? s.block(ino, index) : s.blockSlice(ino, index, from, to - from);
-            if (data == null) {
-                continue; // a hole reads as zeros
+            int to = (int) Math.min(Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart, data.length);
+            if (to > from) {
+                System.arraycopy(data, from, dst, (int) (blockStart + from - offset), to - from);
             }
-            // either way data starts at from (a whole block's from is 0), and may end before to
-            int copied = Math.min(to - from, data.length);
-            if (copied > 0) {
-                System.arraycopy(data, 0, dst, (int) (blockStart + from - offset), copied);
-            }
-        }
+        });
     }
 
     public int write(Caller c, long fh, byte[] src, int length, long offset) {
@@ -878,12 +884,15 @@ public final class FileSystem {
         long end = offset + length;
         long grown = 0;
         long budgetLeft = capacityBytes - s.usedBytes();
-        for (long index = BlockLayout.index(offset); index <= BlockLayout.index(end - 1); index++) {
+        long first = BlockLayout.index(offset);
+        long last = BlockLayout.index(end - 1);
+        int[] lengths = first == last ? new int[] {s.blockLength(ino, first)} : s.blockLengths(ino, first, last + 1);
+        for (long index = first; index <= last; index++) {
             long blockStart = BlockLayout.start(index);
             int from = (int) (Math.max(offset, blockStart) - blockStart);
             int to = (int) (Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart);
             int srcPos = (int) (blockStart + from - offset);
-            int stored = s.blockLength(ino, index); // -1: a hole
+            int stored = lengths[(int) (index - first)]; // -1: a hole
             boolean whole = from == 0 && to == BlockLayout.BLOCK_SIZE;
             int oldLength = Math.max(0, stored);
             int newLength = whole ? to : Math.max(oldLength, to);
@@ -899,7 +908,11 @@ public final class FileSystem {
             } else {
                 byte[] block = new byte[newLength];
                 System.arraycopy(src, srcPos, block, from, to - from);
-                s.putBlock(ino, index, blockStart, block, newLength);
+                if (stored >= 0) {
+                    s.putBlock(ino, index, blockStart, block, newLength);
+                } else {
+                    s.insertBlock(ino, index, blockStart, block, newLength);
+                }
             }
         }
         s.addUsedBytes(grown);
