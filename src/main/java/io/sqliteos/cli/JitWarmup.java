@@ -47,11 +47,13 @@ final class JitWarmup {
             } finally {
                 router.transactions().close();
             }
-            log.info("warm-up: {} rounds of common requests in {} ms", ROUNDS,
-                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
         } catch (RuntimeException e) {
             log.warn("warm-up stopped: {}", e.toString());
+            return;
         }
+        // only now: the scratch database and its directory are gone
+        log.info("warm-up: {} rounds of common requests in {} ms", ROUNDS,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
     }
 
     private static void exercise(FileSystem fs) {
