@@ -103,6 +103,11 @@ final class MountCommand implements Callable<Integer> {
         if (inherited.stream().noneMatch(o -> o.startsWith("-Xmx") || o.startsWith("-XX:MaxHeapSize"))) {
             opts.add("-Xmx256m");
         }
+        if (inherited.stream().noneMatch(o -> o.startsWith("-Xmn") || o.contains("NewSize") || o.contains("NewRatio"))) {
+            // nearly everything a request allocates dies with it: a small young
+            // generation, collected often and cheaply, keeps the resident set small
+            opts.add("-Xmn32m");
+        }
         if (inherited.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
             opts.add("-XX:+UseSerialGC");
         }

@@ -178,7 +178,7 @@ public final class Database implements AutoCloseable {
             // does it only past this backstop, and the log file shrinks back to
             // the limit afterwards.
             st.execute("PRAGMA wal_autocheckpoint = " + BACKSTOP_CHECKPOINT_PAGES);
-            st.execute("PRAGMA journal_size_limit = " + (64L << 20));
+            st.execute("PRAGMA journal_size_limit = " + (32L << 20));
         }
         return c;
     }

@@ -8,6 +8,9 @@ import java.util.List;
 /** Mounts a {@link FileSystem} with the FUSE options SQLiteOS relies on. */
 public final class FuseMount {
 
+    /** The most data one read or write request carries (libfuse 2 and the kernel allow no more). */
+    static final int MAX_REQUEST_BYTES = 128 * 1024;
+
     /**
      * Options every mount gets: real inode numbers, kernel permission checks,
      * removal of open files without hidden renames, and large requests.
@@ -21,7 +24,7 @@ public final class FuseMount {
      */
     static final List<String> BASE_OPTIONS = List.of(
             "use_ino", "readdir_ino", "default_permissions", "hard_remove", "big_writes",
-            "max_read=131072", "max_write=131072", "attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
+            "max_read=" + MAX_REQUEST_BYTES, "max_write=" + MAX_REQUEST_BYTES, "attr_timeout=0", "entry_timeout=0", "negative_timeout=0",
             "ac_attr_timeout=" + NameCacheTimeouts.MARKER, "fsname=sqliteos", "subtype=sqliteos");
 
     private FuseMount() {}

@@ -340,7 +340,7 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         return run("read", path, () -> {
-            byte[] data = new byte[(int) size];
+            byte[] data = requestBuffer(size);
             int n = fs.read(caller(), fh(fi), data, (int) size, offset);
             buf.put(0, data, 0, n);
             return n;
@@ -350,10 +350,18 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         return run("write", path, () -> {
-            byte[] data = new byte[(int) size];
+            byte[] data = requestBuffer(size);
             buf.get(0, data, 0, (int) size);
             return fs.write(caller(), fh(fi), data, (int) size, offset);
         });
+    }
+
+    /** Each FUSE thread's buffer for the data of one read or write, which the file system never keeps. */
+    private static final ThreadLocal<byte[]> REQUEST_BUFFERS = ThreadLocal.withInitial(() -> new byte[FuseMount.MAX_REQUEST_BYTES]);
+
+    private static byte[] requestBuffer(long size) {
+        byte[] b = REQUEST_BUFFERS.get();
+        return size <= b.length ? b : new byte[(int) size];
     }
 
     @Override
