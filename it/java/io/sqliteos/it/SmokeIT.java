@@ -47,6 +47,29 @@ class SmokeIT {
     }
 
     @Test
+    void anIdleMountGivesBackTheRamOfItsLog() throws Exception {
+        // the in-memory database: a file in /dev/shm that the daemon holds open (the
+        // warm-up's scratch one too, until it is done)
+        MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
+        java.nio.file.Path db = null;
+        try (var fds = java.nio.file.Files.list(java.nio.file.Path.of("/proc", String.valueOf(fs.daemon().pid()), "fd"))) {
+            for (java.nio.file.Path fd : (Iterable<java.nio.file.Path>) fds::iterator) {
+                java.nio.file.Path target = java.nio.file.Files.readSymbolicLink(fd);
+                if (target.toString().startsWith("/dev/shm/sqliteos-") && target.toString().endsWith("/fs.db")) {
+                    assertThat(db).as("one database file").isIn(null, target);
+                    db = target;
+                }
+            }
+        }
+        assertThat(db).as("the daemon's database file").isNotNull();
+        java.nio.file.Path log = java.nio.file.Path.of(db + "-wal");
+        String sum = fs.sh("head -c 24M /dev/urandom > burst && sync burst && md5sum burst").ok().stdout();
+        // without more writes the log kept its size until the next write (and then shrank to 32 MiB)
+        MountedFs.eventually("the idle mount to empty its log", () -> java.nio.file.Files.size(log) == 0);
+        assertThat(fs.sh("md5sum burst && rm burst").ok().stdout()).isEqualTo(sum);
+    }
+
+    @Test
     void statfsReportsTheSizeBudget() throws Exception {
         String blocks = fs.sh("stat -f -c '%S %b' .").ok().stdout().trim();
         assertThat(blocks).isEqualTo("4096 65536");

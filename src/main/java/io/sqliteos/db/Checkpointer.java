@@ -1,6 +1,7 @@
 package io.sqliteos.db;
 
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.concurrent.TimeUnit;
@@ -26,13 +27,21 @@ final class Checkpointer extends BackgroundLoop {
      */
     private static final long PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final long MAX_COMMITS = 64;
+    /** After this long without a commit the log file is emptied, giving its RAM (or disk) back. */
+    private static final long IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
 
     private final Connection connection;
     private final AtomicLong pendingCommits = new AtomicLong();
 
-    Checkpointer(Connection connection) {
+    private boolean logMayHoldFrames; // this thread's own
+
+    Checkpointer(Connection connection) throws SQLException {
         super("sqliteos-checkpoint");
         this.connection = connection;
+        try (Statement st = connection.createStatement()) {
+            // a passive checkpoint never waits anyway; an idle one that would must not either
+            st.execute("PRAGMA busy_timeout = 0");
+        }
         start();
     }
 
@@ -47,7 +56,14 @@ final class Checkpointer extends BackgroundLoop {
     void round() {
         long before = pendingCommits.get();
         if (before == 0) {
-            LockSupport.park(this);
+            if (!logMayHoldFrames) {
+                LockSupport.park(this);
+            } else {
+                LockSupport.parkNanos(this, IDLE_NANOS);
+                if (pendingCommits.get() == 0 && !stopped()) {
+                    logMayHoldFrames = !emptyLog();
+                }
+            }
             return;
         }
         LockSupport.parkNanos(this, PAUSE_NANOS);
@@ -57,6 +73,24 @@ final class Checkpointer extends BackgroundLoop {
         }
         pendingCommits.set(0);
         checkpoint();
+        logMayHoldFrames = true;
+    }
+
+    /**
+     * Copies what is left in the log and truncates the log file to nothing, if
+     * no reader or writer is using it (else it gives up at once and a later
+     * round tries again). Otherwise the file keeps the size a burst of writes
+     * gave it until the next write (and then shrinks only to the journal size
+     * limit).
+     */
+    private boolean emptyLog() {
+        try (Statement st = connection.createStatement();
+                ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+            return rs.next() && rs.getInt(1) == 0;
+        } catch (SQLException e) {
+            log.debug("emptying the log failed: {}", e.getMessage());
+            return false;
+        }
     }
 
     private void checkpoint() {
