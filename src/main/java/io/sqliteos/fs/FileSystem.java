@@ -886,7 +886,7 @@ public final class FileSystem {
         long budgetLeft = capacityBytes - s.usedBytes();
         long first = BlockLayout.index(offset);
         long last = BlockLayout.index(end - 1);
-        int[] lengths = first == last ? new int[] {s.blockLength(ino, first)} : s.blockLengths(ino, first, last + 1);
+        int[] lengths = s.blockLengths(ino, first, last + 1);
         for (long index = first; index <= last; index++) {
             long blockStart = BlockLayout.start(index);
             int from = (int) (Math.max(offset, blockStart) - blockStart);
