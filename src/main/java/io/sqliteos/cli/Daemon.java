@@ -1,5 +1,6 @@
 package io.sqliteos.cli;
 
+import com.sun.security.auth.module.UnixSystem;
 import io.sqliteos.db.Database;
 import io.sqliteos.db.IntegrityCheck;
 import io.sqliteos.fs.BlockLayout;
@@ -13,10 +14,10 @@ import io.sqliteos.tx.SessionRouter;
 import io.sqliteos.tx.TransactionAttributes;
 import io.sqliteos.tx.TransactionManager;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import jnr.posix.POSIXFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,31 +26,82 @@ final class Daemon {
 
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
 
+    /**
+     * What a daemon serves and how. {@code sqliteos mount} checks it, then either
+     * runs the daemon in its own JVM (--foreground) or hands it to a new JVM as
+     * system properties ({@link #asSystemProperties}, {@link #main}), which spares
+     * that JVM building the command line's model again.
+     */
+    record Settings(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs,
+                    boolean debug, boolean force, Path ipcSocket, Double nameCacheSeconds) {
+
+        private static final String PREFIX = "sqliteos.daemon.";
+
+        /** -D options that {@link #fromSystemProperties} reads back. */
+        List<String> asSystemProperties() {
+            List<String> p = new ArrayList<>();
+            p.add("-D" + PREFIX + "size=" + sizeBytes);
+            p.add("-D" + PREFIX + "busyTimeoutMs=" + busyTimeoutMs);
+            p.add("-D" + PREFIX + "fuseOptions=" + String.join(",", fuseOptions));
+            p.add("-D" + PREFIX + "debug=" + debug);
+            p.add("-D" + PREFIX + "force=" + force);
+            if (dbFile != null) {
+                p.add("-D" + PREFIX + "db=" + dbFile.toAbsolutePath());
+            }
+            if (ipcSocket != null) {
+                p.add("-D" + PREFIX + "ipcSocket=" + ipcSocket.toAbsolutePath());
+            }
+            if (nameCacheSeconds != null) {
+                p.add("-D" + PREFIX + "nameCache=" + nameCacheSeconds);
+            }
+            return p;
+        }
+
+        static Settings fromSystemProperties(Path mountPoint) {
+            String db = System.getProperty(PREFIX + "db");
+            String socket = System.getProperty(PREFIX + "ipcSocket");
+            String nameCache = System.getProperty(PREFIX + "nameCache");
+            String fuse = System.getProperty(PREFIX + "fuseOptions", "");
+            return new Settings(mountPoint, db == null ? null : Path.of(db),
+                    Long.parseLong(System.getProperty(PREFIX + "size")),
+                    fuse.isEmpty() ? List.of() : List.of(fuse.split(",")),
+                    Long.parseLong(System.getProperty(PREFIX + "busyTimeoutMs")),
+                    Boolean.getBoolean(PREFIX + "debug"), Boolean.getBoolean(PREFIX + "force"),
+                    socket == null ? null : Path.of(socket),
+                    nameCache == null ? null : Double.valueOf(nameCache));
+        }
+    }
+
+    /** A background daemon's JVM: {@code Daemon MOUNTPOINT}, with its settings as system properties. */
+    public static void main(String[] args) {
+        System.exit(new Daemon(Settings.fromSystemProperties(Path.of(args[0]))).run());
+    }
+
     private final Path mountPoint;
     private final Path dbFile;
     private final long sizeBytes;
     private final List<String> fuseOptions;
     private final long busyTimeoutMs;
     private final boolean debug;
-
     private final boolean force;
     private final Path ipcSocket;
     private final Double nameCacheSeconds; // null: the kernel's default
 
-    Daemon(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs, boolean debug,
-           boolean force, Path ipcSocket, Double nameCacheSeconds) {
-        this.nameCacheSeconds = nameCacheSeconds;
-        this.force = force;
-        this.ipcSocket = ipcSocket;
-        this.mountPoint = mountPoint;
-        this.dbFile = dbFile;
-        this.sizeBytes = sizeBytes;
-        this.fuseOptions = fuseOptions;
-        this.busyTimeoutMs = busyTimeoutMs;
-        this.debug = debug;
+    Daemon(Settings s) {
+        this.mountPoint = s.mountPoint();
+        this.dbFile = s.dbFile();
+        this.sizeBytes = s.sizeBytes();
+        this.fuseOptions = s.fuseOptions();
+        this.busyTimeoutMs = s.busyTimeoutMs();
+        this.debug = s.debug();
+        this.force = s.force();
+        this.ipcSocket = s.ipcSocket();
+        this.nameCacheSeconds = s.nameCacheSeconds();
     }
 
     int run() {
+        // jnr needs longer to bind libfuse than the database needs to open: do both at once
+        FuseMount.Binding fuse = FuseMount.bindInBackground(nameCacheSeconds);
         // a database that already holds a file system must pass fsck; a new one is created empty
         boolean existing = dbFile != null && dbFile.toFile().length() > 0;
         if (dbFile != null) {
@@ -87,25 +139,25 @@ final class Daemon {
         TransactionManager transactions = new TransactionManager(database, 200);
         IpcServer ipc = null;
         try {
-            var posix = POSIXFactory.getPOSIX();
+            var user = new UnixSystem();
+            int uid = (int) user.getUid();
             FileSystem fs = new FileSystem(new SessionRouter(database, transactions), sizeBytes);
-            fs.initialize(posix.getuid(), posix.getgid());
+            fs.initialize(uid, (int) user.getGid());
             TransactionAttributes.register(fs, transactions);
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "snapshot",
-                    new SnapshotAttribute(database, posix.getuid(), mountPoint));
+                    new SnapshotAttribute(database, uid, mountPoint));
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
-                    new DatabaseLocationAttribute(database, posix.getuid()));
+                    new DatabaseLocationAttribute(database, uid));
             transactions.addListener((id, committed) -> fs.collectOrphans());
-            var nameCache = FuseMount.nameCache(nameCacheSeconds);
-            transactions.setCacheFence(nameCache);
-            ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), posix.getuid()),
+            transactions.setCacheFence(fuse.nameCache());
+            ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), uid),
                     ipcSocket != null ? ipcSocket : SocketPath.forMount(mountPoint), "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",
                     database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
                     FuseMount.options(fuseOptions));
-            JitWarmup.startInBackground();
-            FuseMount.mountBlocking(fs, mountPoint, fuseOptions, debug, nameCache);
+            // the warm-up starts once the kernel talks to us, not to compete with the mount for the CPU
+            fuse.mountBlocking(fs, mountPoint, fuseOptions, debug, JitWarmup::startInBackground);
             log.info("unmounted {}", mountPoint);
             return 0;
         } catch (RuntimeException e) {

@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs the file system's common requests a few thousand times on a scratch
- * database of its own, on a background thread while the mount comes up, so
+ * database of its own, on a background thread once the mount is up, so
  * that the JIT has compiled them before the first clients arrive. Otherwise a
  * new mount serves its first ten thousand requests or so (an untar, a clone)
  * at half speed, mostly interpreted. The mount's own database is never

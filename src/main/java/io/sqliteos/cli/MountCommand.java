@@ -73,15 +73,13 @@ final class MountCommand implements Callable<Integer> {
             System.err.println("sqliteos: --db " + db + " is a directory; give a file path");
             return 1;
         }
-        long budget = size != null ? size : defaultSize();
-        if (foreground) {
-            if (nameCacheSeconds != null && !(nameCacheSeconds >= 0 && nameCacheSeconds <= 60)) {
-                System.err.println("sqliteos: --name-cache takes 0 to 60 seconds");
-                return 2;
-            }
-            return new Daemon(dir, db, budget, fuseOptions, busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds).run();
+        if (nameCacheSeconds != null && !(nameCacheSeconds >= 0 && nameCacheSeconds <= 60)) {
+            System.err.println("sqliteos: --name-cache takes 0 to 60 seconds");
+            return 2;
         }
-        return startInBackground(dir);
+        Daemon.Settings settings = new Daemon.Settings(dir, db, size != null ? size : defaultSize(), fuseOptions,
+                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds);
+        return foreground ? new Daemon(settings).run() : startInBackground(settings);
     }
 
     static long defaultSize() {
@@ -117,37 +115,17 @@ final class MountCommand implements Callable<Integer> {
         return opts;
     }
 
-    /** Re-runs this command in a detached JVM with --foreground and waits until the mount is live. */
-    private int startInBackground(Path dir) throws IOException, InterruptedException {
+    /** Starts the daemon in a detached JVM and waits until the mount is live. */
+    private int startInBackground(Daemon.Settings settings) throws IOException, InterruptedException {
+        Path dir = settings.mountPoint();
         Path log = logFile != null ? logFile
                 : Path.of("/tmp", "sqliteos-" + dir.toString().replaceAll("[^A-Za-z0-9._-]", "_") + ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of("setsid", java));
         cmd.addAll(daemonJvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
         cmd.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "mount", "--foreground"));
-        cmd.addAll(List.of(dir.toString(), "--busy-timeout", Long.toString(busyTimeoutMs)));
-        if (nameCacheSeconds != null) {
-            cmd.addAll(List.of("--name-cache", Double.toString(nameCacheSeconds)));
-        }
-        if (size != null) {
-            cmd.addAll(List.of("--size", Long.toString(size)));
-        }
-        if (db != null) {
-            cmd.addAll(List.of("--db", db.toAbsolutePath().toString()));
-        }
-        if (!fuseOptions.isEmpty()) {
-            cmd.addAll(List.of("-o", String.join(",", fuseOptions)));
-        }
-        if (debug) {
-            cmd.add("--debug");
-        }
-        if (force) {
-            cmd.add("--force");
-        }
-        if (ipcSocket != null) {
-            cmd.addAll(List.of("--ipc-socket", ipcSocket.toAbsolutePath().toString()));
-        }
+        cmd.addAll(settings.asSystemProperties());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Daemon.class.getName(), dir.toString()));
         Process daemon = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)
@@ -169,7 +147,7 @@ final class MountCommand implements Callable<Integer> {
                 lines.subList(Math.max(0, lines.size() - 15), lines.size()).forEach(l -> System.err.println("  " + l));
                 return 1;
             }
-            Thread.sleep(50);
+            Thread.sleep(10);
         }
         System.err.println("sqliteos: the daemon did not mount " + dir + " within 30 s; see " + log);
         daemon.destroy();

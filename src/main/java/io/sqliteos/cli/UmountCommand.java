@@ -45,12 +45,20 @@ final class UmountCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The daemon processes (sqliteos mount --foreground DIR) serving this mount point. */
+    /**
+     * The daemon processes serving this mount point: those {@code sqliteos mount}
+     * started ({@code ... io.sqliteos.cli.Daemon DIR}) and those run with
+     * {@code sqliteos mount --foreground DIR}.
+     */
     private static List<ProcessHandle> daemonsServing(Path dir) {
+        String daemonClass = Daemon.class.getName();
         return ProcessHandle.allProcesses()
                 .filter(h -> h.info().arguments().map(args -> {
                     List<String> a = Arrays.asList(args);
-                    return a.contains("--foreground") && a.contains(dir.toString()) && a.contains("mount");
+                    boolean background = a.size() >= 2 && a.get(a.size() - 2).equals(daemonClass)
+                            && a.get(a.size() - 1).equals(dir.toString());
+                    boolean foreground = a.contains("--foreground") && a.contains(dir.toString()) && a.contains("mount");
+                    return background || foreground;
                 }).orElse(false))
                 .collect(Collectors.toList());
     }

@@ -4,6 +4,7 @@ import io.sqliteos.fs.FileSystem;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** Mounts a {@link FileSystem} with the FUSE options SQLiteOS relies on. */
 public final class FuseMount {
@@ -37,25 +38,59 @@ public final class FuseMount {
     }
 
     /**
-     * The kernel name cache policy of a mount: names cached this long while no
-     * transaction is open; null picks a default that suits the kernel.
+     * Starts binding a FUSE adapter to libfuse on a thread of its own. jnr
+     * generates and loads classes for the library and a native entry point per
+     * operation, a few hundred milliseconds of a mount's start that the
+     * database can use to open meanwhile. {@code nameCacheSeconds}: how long
+     * names are cached while no transaction is open; null picks a default that
+     * suits the kernel.
      */
-    public static io.sqliteos.tx.CacheFence nameCache(Double seconds) {
-        return new NameCacheTimeouts(seconds);
+    public static Binding bindInBackground(Double nameCacheSeconds) {
+        NameCacheTimeouts timeouts = new NameCacheTimeouts(nameCacheSeconds);
+        CompletableFuture<SqliteosFuse> adapter = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                if (LibfuseShim.load()) { // before the adapter's constructor loads libfuse
+                    timeouts.cacheAttributesToo();
+                }
+                adapter.complete(new SqliteosFuse(timeouts));
+            } catch (Throwable e) {
+                adapter.completeExceptionally(e);
+            }
+        }, "sqliteos-fuse-binding");
+        t.setDaemon(true);
+        t.start();
+        return new Binding(adapter, timeouts);
     }
 
-    /** Mounts and blocks until the file system is unmounted. */
-    public static void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
-                                     io.sqliteos.tx.CacheFence nameCache) {
-        NameCacheTimeouts timeouts = (NameCacheTimeouts) nameCache;
-        if (LibfuseShim.load()) { // before the adapter's constructor loads libfuse
-            timeouts.cacheAttributesToo();
+    /** A FUSE adapter on its way to being bound to libfuse, and the mount's name cache policy. */
+    public static final class Binding {
+        private final CompletableFuture<SqliteosFuse> adapter;
+        private final NameCacheTimeouts nameCache;
+
+        private Binding(CompletableFuture<SqliteosFuse> adapter, NameCacheTimeouts nameCache) {
+            this.adapter = adapter;
+            this.nameCache = nameCache;
         }
-        SqliteosFuse fuse = new SqliteosFuse(fs, timeouts);
-        Readahead.raiseOnceMounted(mountPoint);
-        List<String> args = new ArrayList<>();
-        args.add("-o");
-        args.add(String.join(",", options(userOptions)));
-        fuse.mount(mountPoint, true, debug, args.toArray(new String[0]));
+
+        /** The kernel name cache policy, for the transactions to fence. */
+        public io.sqliteos.tx.CacheFence nameCache() {
+            return nameCache;
+        }
+
+        /**
+         * Mounts {@code fs} and blocks until it is unmounted. {@code onServing}
+         * runs once the kernel's first request (FUSE's init) has arrived.
+         */
+        public void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
+                                  Runnable onServing) {
+            SqliteosFuse fuse = adapter.join();
+            fuse.serve(fs, onServing);
+            Readahead.raiseOnceMounted(mountPoint);
+            List<String> args = new ArrayList<>();
+            args.add("-o");
+            args.add(String.join(",", options(userOptions)));
+            fuse.mount(mountPoint, true, debug, args.toArray(new String[0]));
+        }
     }
 }

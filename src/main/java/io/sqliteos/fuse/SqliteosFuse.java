@@ -77,13 +77,20 @@ public final class SqliteosFuse extends FuseStubFS {
     private static final long ST_MTIM = ST_ATIM + 16;
     private static final long ST_CTIM = ST_MTIM + 16;
 
-    private final FileSystem fs;
     private final NameCacheTimeouts nameCache;
+    /** Set once, before the mount: the adapter is built while the database opens ({@link FuseMount}). */
+    private volatile FileSystem fs;
+    private volatile Runnable onServing;
 
-    SqliteosFuse(FileSystem fs, NameCacheTimeouts nameCache) {
-        this.fs = fs;
+    SqliteosFuse(NameCacheTimeouts nameCache) {
         this.nameCache = nameCache;
         Struct.getMemory(fuseOperations).putByte(flagsOffset(), (byte) (FLAG_NULLPATH_OK | FLAG_UTIME_OMIT_OK));
+    }
+
+    /** The file system to serve, and what to run once the kernel's first request has arrived. */
+    void serve(FileSystem fs, Runnable onServing) {
+        this.fs = fs;
+        this.onServing = onServing;
     }
 
     /** Where the flag bit-field sits in fuse_operations. */
@@ -121,6 +128,10 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public Pointer init(Pointer conn) {
         nameCache.attach(getContext().fuse.get());
+        Runnable r = onServing;
+        if (r != null) {
+            r.run();
+        }
         return null;
     }
 
