@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 final class JitWarmup {
 
     private static final Logger log = LoggerFactory.getLogger(JitWarmup.class);
-    /** Rounds of requests: enough for the JIT to compile the paths at the daemon's threshold. */
+    /** Rounds of requests: enough for the JIT to compile the paths before an untar or a clone needs them. */
     private static final int ROUNDS = 3000;
     private static final int O_WRONLY = 01;
     private static final int O_CREAT = 0100;

@@ -93,8 +93,9 @@ final class MountCommand implements Callable<Integer> {
      * plus a small heap and the serial collector unless they chose otherwise. File
      * data lives in the database, not on the heap, which only holds request buffers
      * and caches; a default heap (a quarter of the RAM) would just let garbage grow.
-     * The JIT compiles after a tenth of its usual call counts: a new mount's first
-     * few thousand requests (an untar, a clone) otherwise run mostly interpreted.
+     * The JIT keeps its usual call counts: lower ones had it compile the start-up
+     * code too, which delayed the mount by a third of a second, and
+     * {@link JitWarmup} already compiles the request paths.
      */
     static List<String> daemonJvmOptions(List<String> inherited) {
         List<String> opts = new ArrayList<>(inherited);
@@ -108,9 +109,6 @@ final class MountCommand implements Callable<Integer> {
         }
         if (inherited.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
             opts.add("-XX:+UseSerialGC");
-        }
-        if (inherited.stream().noneMatch(o -> o.startsWith("-XX:CompileThresholdScaling"))) {
-            opts.add("-XX:CompileThresholdScaling=0.1");
         }
         return opts;
     }
