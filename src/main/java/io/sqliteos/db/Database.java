@@ -158,6 +158,7 @@ public final class Database implements AutoCloseable {
         java.util.Properties props = config.toProperties();
         // the driver would otherwise match every statement it runs against a pattern, looking for inserts
         props.setProperty("jdbc.get_generated_keys", "false");
+        SqliteNative.load();
         Connection c = DriverManager.getConnection("jdbc:sqlite:" + file, props);
         try (Statement st = c.createStatement()) {
             st.execute("PRAGMA busy_timeout = " + busyTimeoutMs);
@@ -217,6 +218,7 @@ public final class Database implements AutoCloseable {
             throw new StoreException(StoreException.Kind.IO, "no database file at " + file, null);
         }
         try {
+            SqliteNative.load();
             Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
             try (Statement st = c.createStatement()) {
                 st.execute("PRAGMA busy_timeout = 5000");

@@ -66,6 +66,7 @@ public final class ReadOnlyQuery {
         }
         Properties p = new Properties();
         p.setProperty("open_mode", "1"); // SQLITE_OPEN_READONLY
+        SqliteNative.load();
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:file:" + database + "?mode=ro", p);
              Statement st = c.createStatement()) {
             st.execute("PRAGMA query_only = 1");

@@ -1,0 +1,73 @@
+package io.sqliteos.db;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Loads the SQLite driver's native library straight from the jar. Left to
+ * itself, the driver starts a process to learn which C library the system
+ * has, copies the library to the temporary directory, and then compares the
+ * copy with the jar's a byte at a time, still interpreted: about 0.15 s of
+ * every mount. The copy made here is deleted as soon as it is loaded (the
+ * mapping outlives the name), so none is left behind either. Where this does
+ * not apply (not glibc Linux on x86-64 or arm64, or a library chosen with
+ * org.sqlite.lib.path), the driver loads its library its own way.
+ */
+final class SqliteNative {
+
+    private static final Logger log = LoggerFactory.getLogger(SqliteNative.class);
+    private static boolean tried;
+
+    private SqliteNative() {}
+
+    /** Loads the library once per JVM; call before the first connection. */
+    static synchronized void load() {
+        if (tried) {
+            return;
+        }
+        tried = true;
+        String resource = resourceForThisSystem();
+        if (resource == null || System.getProperty("org.sqlite.lib.path") != null) {
+            return;
+        }
+        try (InputStream in = SqliteNative.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                return;
+            }
+            Path file = Files.createTempFile("sqliteos-sqlitejdbc-", ".so");
+            try {
+                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                System.setProperty("org.sqlite.lib.path", file.getParent().toString());
+                System.setProperty("org.sqlite.lib.name", file.getFileName().toString());
+                org.sqlite.SQLiteJDBCLoader.initialize();
+            } finally {
+                System.clearProperty("org.sqlite.lib.path");
+                System.clearProperty("org.sqlite.lib.name");
+                Files.deleteIfExists(file);
+            }
+        } catch (Exception | LinkageError e) {
+            log.debug("the SQLite driver loads its native library itself: {}", e.toString());
+        }
+    }
+
+    /** Where the jar keeps the library for this system, or null where the driver should decide. */
+    private static String resourceForThisSystem() {
+        if (!"Linux".equals(System.getProperty("os.name"))) {
+            return null;
+        }
+        String arch = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64" -> "aarch64";
+            default -> null;
+        };
+        // musl systems need the driver's other build, which it finds by itself
+        if (arch == null || Files.exists(Path.of("/lib/ld-musl-" + arch + ".so.1"))) {
+            return null;
+        }
+        return "/org/sqlite/native/Linux/" + arch + "/libsqlitejdbc.so";
+    }
+}
