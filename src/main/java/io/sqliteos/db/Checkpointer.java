@@ -29,11 +29,17 @@ final class Checkpointer extends BackgroundLoop {
     private static final long MAX_COMMITS = 64;
     /** After this long without a commit the log file is emptied, giving its RAM (or disk) back. */
     private static final long IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    /**
+     * While a reader or a transaction keeps the log busy, the tries to empty it
+     * come ever further apart, up to this; the next commit resets the pace.
+     */
+    private static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final Connection connection;
     private final AtomicLong pendingCommits = new AtomicLong();
 
     private boolean logMayHoldFrames; // this thread's own
+    private long idleNanos = IDLE_NANOS; // this thread's own
 
     Checkpointer(Connection connection) throws SQLException {
         super("sqliteos-checkpoint");
@@ -59,9 +65,10 @@ final class Checkpointer extends BackgroundLoop {
             if (!logMayHoldFrames) {
                 LockSupport.park(this);
             } else {
-                LockSupport.parkNanos(this, IDLE_NANOS);
+                LockSupport.parkNanos(this, idleNanos);
                 if (pendingCommits.get() == 0 && !stopped()) {
                     logMayHoldFrames = !emptyLog();
+                    idleNanos = logMayHoldFrames ? Math.min(2 * idleNanos, MAX_IDLE_NANOS) : IDLE_NANOS;
                 }
             }
             return;
@@ -74,6 +81,7 @@ final class Checkpointer extends BackgroundLoop {
         pendingCommits.set(0);
         checkpoint();
         logMayHoldFrames = true;
+        idleNanos = IDLE_NANOS;
     }
 
     /**
