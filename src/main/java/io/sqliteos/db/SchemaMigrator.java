@@ -2,11 +2,8 @@ package io.sqliteos.db;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystem;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -21,6 +18,8 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,9 +46,17 @@ public final class SchemaMigrator {
             if (Files.isDirectory(root)) {
                 collect(root.resolve("schema"), byVersion);
             } else {
-                URI jar = URI.create("jar:" + root.toUri());
-                try (FileSystem zip = FileSystems.newFileSystem(jar, Map.of())) {
-                    collect(zip.getPath("/schema"), byVersion);
+                // ZipFile shares the class loader's reading of the jar's directory; a zip
+                // FileSystem would read all of it again (a tenth of a second at every start)
+                try (ZipFile jar = new ZipFile(root.toFile())) {
+                    for (var entries = jar.entries(); entries.hasMoreElements(); ) {
+                        ZipEntry e = entries.nextElement();
+                        if (e.getName().startsWith("schema/") && !e.isDirectory()) {
+                            try (InputStream in = jar.getInputStream(e)) {
+                                add(e.getName().substring("schema/".length()), in, byVersion);
+                            }
+                        }
+                    }
                 }
             }
         } catch (IOException | URISyntaxException e) {
@@ -64,21 +71,25 @@ public final class SchemaMigrator {
     private static void collect(Path dir, Map<Integer, Migration> out) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             for (Path file : (Iterable<Path>) files::iterator) {
-                String name = file.getFileName().toString();
-                Matcher m = FILE_NAME.matcher(name);
-                if (!m.matches()) {
-                    continue;
-                }
-                int version = Integer.parseInt(m.group(1));
                 try (InputStream in = Files.newInputStream(file)) {
-                    Migration previous = out.put(version,
-                            new Migration(version, name, new String(in.readAllBytes(), StandardCharsets.UTF_8)));
-                    if (previous != null) {
-                        throw new IllegalStateException("two schema files share number " + version + ": "
-                                + previous.name() + " and " + name);
-                    }
+                    add(file.getFileName().toString(), in, out);
                 }
             }
+        }
+    }
+
+    /** Adds the schema file {@code name} if its name is a migration's. */
+    private static void add(String name, InputStream in, Map<Integer, Migration> out) throws IOException {
+        Matcher m = FILE_NAME.matcher(name);
+        if (!m.matches()) {
+            return;
+        }
+        int version = Integer.parseInt(m.group(1));
+        Migration previous = out.put(version,
+                new Migration(version, name, new String(in.readAllBytes(), StandardCharsets.UTF_8)));
+        if (previous != null) {
+            throw new IllegalStateException("two schema files share number " + version + ": "
+                    + previous.name() + " and " + name);
         }
     }
 
