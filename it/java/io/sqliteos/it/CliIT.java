@@ -112,6 +112,10 @@ class CliIT {
             assertThat(r.stdout()).contains("mounted an in-memory file system on " + dir).contains("sqliteos umount " + dir);
             Files.writeString(dir.resolve("f"), "in the mount");
             assertThat(Files.readString(dir.resolve("f"))).isEqualTo("in the mount");
+            // the daemon got the options the command was given: df shows the 16 MiB budget
+            MountedFs.Result df = MountedFs.exec("stat", "-f", "-c", "%b %S", dir.toString());
+            String[] blocks = df.stdout().trim().split(" ");
+            assertThat(Long.parseLong(blocks[0]) * Long.parseLong(blocks[1])).isEqualTo(16L << 20);
             assertThat(MountedFs.cli("mount", dir.toString()).stderr()).contains("already mounted on " + dir);
             assertThat(MountedFs.cli("umount", dir.toString()).exitCode()).isZero();
             assertThat(Files.exists(dir.resolve("f"))).isFalse();

@@ -113,6 +113,15 @@ final class MountCommand implements Callable<Integer> {
         return opts;
     }
 
+    /** The arguments of a daemon's JVM (what follows the java command). */
+    static List<String> daemonArguments(List<String> jvmOptions, Daemon.Settings settings, String classPath) {
+        List<String> args = new ArrayList<>(daemonJvmOptions(jvmOptions));
+        args.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
+        args.addAll(settings.asSystemProperties());
+        args.addAll(List.of("-cp", classPath, Daemon.class.getName(), settings.mountPoint().toString()));
+        return args;
+    }
+
     /** Starts the daemon in a detached JVM and waits until the mount is live. */
     private int startInBackground(Daemon.Settings settings) throws IOException, InterruptedException {
         Path dir = settings.mountPoint();
@@ -120,10 +129,8 @@ final class MountCommand implements Callable<Integer> {
                 : Path.of("/tmp", "sqliteos-" + dir.toString().replaceAll("[^A-Za-z0-9._-]", "_") + ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of("setsid", java));
-        cmd.addAll(daemonJvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
-        cmd.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
-        cmd.addAll(settings.asSystemProperties());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Daemon.class.getName(), dir.toString()));
+        cmd.addAll(daemonArguments(ManagementFactory.getRuntimeMXBean().getInputArguments(), settings,
+                System.getProperty("java.class.path")));
         Process daemon = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)

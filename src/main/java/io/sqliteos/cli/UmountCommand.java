@@ -45,21 +45,23 @@ final class UmountCommand implements Callable<Integer> {
         return 0;
     }
 
-    /**
-     * The daemon processes serving this mount point: those {@code sqliteos mount}
-     * started ({@code ... io.sqliteos.cli.Daemon DIR}) and those run with
-     * {@code sqliteos mount --foreground DIR}.
-     */
+    /** The daemon processes serving this mount point. */
     private static List<ProcessHandle> daemonsServing(Path dir) {
-        String daemonClass = Daemon.class.getName();
         return ProcessHandle.allProcesses()
-                .filter(h -> h.info().arguments().map(args -> {
-                    List<String> a = Arrays.asList(args);
-                    boolean background = a.size() >= 2 && a.get(a.size() - 2).equals(daemonClass)
-                            && a.get(a.size() - 1).equals(dir.toString());
-                    boolean foreground = a.contains("--foreground") && a.contains(dir.toString()) && a.contains("mount");
-                    return background || foreground;
-                }).orElse(false))
+                .filter(h -> h.info().arguments().map(args -> servesMountPoint(Arrays.asList(args), dir)).orElse(false))
                 .collect(Collectors.toList());
+    }
+
+    /**
+     * Whether a process with these arguments is a daemon serving {@code dir}: one
+     * that {@code sqliteos mount} started ({@code ... io.sqliteos.cli.Daemon DIR}),
+     * or {@code sqliteos mount --foreground DIR}.
+     */
+    static boolean servesMountPoint(List<String> args, Path dir) {
+        String d = dir.toString();
+        boolean background = args.size() >= 2 && args.get(args.size() - 2).equals(Daemon.class.getName())
+                && args.get(args.size() - 1).equals(d);
+        boolean foreground = args.contains("--foreground") && args.contains(d) && args.contains("mount");
+        return background || foreground;
     }
 }

@@ -1,0 +1,62 @@
+package io.sqliteos.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** What {@code sqliteos mount} hands its background daemon, and how {@code sqliteos umount} finds it again. */
+class DaemonLaunchTest {
+
+    private final List<String> setProperties = new ArrayList<>();
+
+    @AfterEach
+    void clearProperties() {
+        setProperties.forEach(System::clearProperty);
+    }
+
+    @Test
+    void theDaemonReadsBackEverySetting() {
+        Daemon.Settings given = new Daemon.Settings(Path.of("/mnt/with space"), Path.of("/var/lib/x.db"), 16L << 20,
+                List.of("allow_other", "ro"), 1234, true, true, Path.of("/run/x.sock"), 0.5);
+        assertThat(roundTrip(given)).isEqualTo(given);
+    }
+
+    @Test
+    void unsetOptionsStayUnset() {
+        Daemon.Settings given = new Daemon.Settings(Path.of("/mnt/x"), null, 64L << 20, List.of(), 5000, false, false,
+                null, null);
+        assertThat(roundTrip(given)).isEqualTo(given);
+    }
+
+    @Test
+    void umountRecognizesTheDaemonThatMountStarts() {
+        Path dir = Path.of("/mnt/a b");
+        Daemon.Settings s = new Daemon.Settings(dir, null, 1L << 30, List.of(), 5000, false, false, null, null);
+        List<String> args = MountCommand.daemonArguments(List.of("-Xmx1g"), s, "/opt/sqliteos.jar");
+        assertThat(UmountCommand.servesMountPoint(args, dir)).isTrue();
+        assertThat(UmountCommand.servesMountPoint(args, Path.of("/mnt/a"))).isFalse();
+        assertThat(args).contains("-Xmx1g").doesNotContain("-Xmx256m");
+    }
+
+    @Test
+    void umountRecognizesAForegroundDaemon() {
+        List<String> args = List.of("-jar", "/opt/sqliteos.jar", "mount", "--foreground", "/mnt/x", "--size", "1G");
+        assertThat(UmountCommand.servesMountPoint(args, Path.of("/mnt/x"))).isTrue();
+        assertThat(UmountCommand.servesMountPoint(args, Path.of("/mnt/y"))).isFalse();
+    }
+
+    /** Sets the -D options as this JVM's system properties and reads them back, as the daemon's JVM does. */
+    private Daemon.Settings roundTrip(Daemon.Settings given) {
+        for (String option : given.asSystemProperties()) {
+            assertThat(option).startsWith("-D");
+            String[] kv = option.substring(2).split("=", 2);
+            System.setProperty(kv[0], kv[1]);
+            setProperties.add(kv[0]);
+        }
+        return Daemon.Settings.fromSystemProperties(given.mountPoint());
+    }
+}
