@@ -77,32 +77,17 @@ final class Daemon {
         System.exit(new Daemon(Settings.fromSystemProperties(Path.of(args[0]))).run());
     }
 
-    private final Path mountPoint;
-    private final Path dbFile;
-    private final long sizeBytes;
-    private final List<String> fuseOptions;
-    private final long busyTimeoutMs;
-    private final boolean debug;
-    private final boolean force;
-    private final Path ipcSocket;
-    private final Double nameCacheSeconds; // null: the kernel's default
+    private final Settings settings;
 
-    Daemon(Settings s) {
-        this.mountPoint = s.mountPoint();
-        this.dbFile = s.dbFile();
-        this.sizeBytes = s.sizeBytes();
-        this.fuseOptions = s.fuseOptions();
-        this.busyTimeoutMs = s.busyTimeoutMs();
-        this.debug = s.debug();
-        this.force = s.force();
-        this.ipcSocket = s.ipcSocket();
-        this.nameCacheSeconds = s.nameCacheSeconds();
+    Daemon(Settings settings) {
+        this.settings = settings;
     }
 
     int run() {
         // jnr needs longer to bind libfuse than the database needs to open: do both at once
-        FuseMount.Binding fuse = FuseMount.bindInBackground(nameCacheSeconds);
+        FuseMount.Binding fuse = FuseMount.bindInBackground(settings.nameCacheSeconds());
         // a database that already holds a file system must pass fsck; a new one is created empty
+        Path dbFile = settings.dbFile(); // null: in memory
         boolean existing = dbFile != null && dbFile.toFile().length() > 0;
         if (dbFile != null) {
             String problem = unwritable(dbFile.toAbsolutePath());
@@ -113,6 +98,7 @@ final class Daemon {
         }
         Database database;
         try {
+            long busyTimeoutMs = settings.busyTimeoutMs();
             database = dbFile == null ? Database.openEphemeral(busyTimeoutMs) : Database.open(dbFile, busyTimeoutMs);
         } catch (RuntimeException e) {
             System.err.println("sqliteos: cannot open the database" + (dbFile == null ? "" : " " + dbFile) + ": " + e.getMessage());
@@ -126,7 +112,7 @@ final class Daemon {
         Thread unmountOnSignal = new Thread(() -> {
             // SIGINT/SIGTERM: detach the mount so the FUSE loop ends, then let it finish.
             if (stopped.getCount() > 0) {
-                log.info("signal received: unmounting {}", mountPoint);
+                log.info("signal received: unmounting {}", settings.mountPoint());
                 unmount();
                 try {
                     stopped.await(10, TimeUnit.SECONDS);
@@ -141,24 +127,26 @@ final class Daemon {
         try {
             var user = new UnixSystem();
             int uid = (int) user.getUid();
-            FileSystem fs = new FileSystem(new SessionRouter(database, transactions), sizeBytes);
+            FileSystem fs = new FileSystem(new SessionRouter(database, transactions), settings.sizeBytes());
             fs.initialize(uid, (int) user.getGid());
             TransactionAttributes.register(fs, transactions);
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "snapshot",
-                    new SnapshotAttribute(database, uid, mountPoint));
+                    new SnapshotAttribute(database, uid, settings.mountPoint()));
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
                     new DatabaseLocationAttribute(database, uid));
             transactions.addListener((id, committed) -> fs.collectOrphans());
             transactions.setCacheFence(fuse.nameCache());
             ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), uid),
-                    ipcSocket != null ? ipcSocket : SocketPath.forMount(mountPoint), "rw-------");
+                    settings.ipcSocket() != null ? settings.ipcSocket() : SocketPath.forMount(settings.mountPoint()),
+                    "rw-------");
             log.info("IPC socket: {}", ipc.socket());
             log.info("mounting {} on {} (budget {} bytes, options {})",
-                    database.isEphemeral() ? "in-memory file system" : database.file(), mountPoint, sizeBytes,
-                    FuseMount.options(fuseOptions));
+                    database.isEphemeral() ? "in-memory file system" : database.file(), settings.mountPoint(),
+                    settings.sizeBytes(), FuseMount.options(settings.fuseOptions()));
             // the warm-up starts once the kernel talks to us, not to compete with the mount for the CPU
-            fuse.mountBlocking(fs, mountPoint, fuseOptions, debug, JitWarmup::startInBackground);
-            log.info("unmounted {}", mountPoint);
+            fuse.mountBlocking(fs, settings.mountPoint(), settings.fuseOptions(), settings.debug(),
+                    JitWarmup::startInBackground);
+            log.info("unmounted {}", settings.mountPoint());
             return 0;
         } catch (RuntimeException e) {
             log.error("the file system stopped with an error", e);
@@ -196,8 +184,8 @@ final class Daemon {
         try {
             problems = database.check(BlockLayout.BLOCK_SIZE);
         } catch (RuntimeException e) {
-            System.err.println("sqliteos: cannot check " + dbFile + ": " + e.getMessage());
-            return force;
+            System.err.println("sqliteos: cannot check " + settings.dbFile() + ": " + e.getMessage());
+            return settings.force();
         }
         if (problems.isEmpty()) {
             return true;
@@ -205,19 +193,20 @@ final class Daemon {
         for (IntegrityCheck.Problem p : problems) {
             log.error("fsck: {}", p);
         }
-        String verdict = problems.size() + " problem(s) in " + dbFile + ", first: " + problems.get(0);
-        if (force) {
+        String verdict = problems.size() + " problem(s) in " + settings.dbFile() + ", first: " + problems.get(0);
+        if (settings.force()) {
             log.warn("mounting anyway (--force): {}", verdict);
             return true;
         }
         System.err.println("sqliteos: refusing to mount: " + verdict
-                + "\nsqliteos: run 'sqliteos fsck " + dbFile + "' (and --repair), or mount with --force");
+                + "\nsqliteos: run 'sqliteos fsck " + settings.dbFile() + "' (and --repair), or mount with --force");
         return false;
     }
 
     private void unmount() {
         try {
-            new ProcessBuilder("fusermount", "-u", "-z", mountPoint.toString()).inheritIO().start().waitFor(5, TimeUnit.SECONDS);
+            new ProcessBuilder("fusermount", "-u", "-z", settings.mountPoint().toString()).inheritIO().start()
+                    .waitFor(5, TimeUnit.SECONDS);
         } catch (Exception e) {
             log.warn("fusermount failed: {}", e.getMessage());
         }
