@@ -38,8 +38,18 @@ public final class SchemaMigrator {
 
     private SchemaMigrator() {}
 
+    /** Read once: opening a database asks for them twice, and the jar does not change under a JVM. */
+    private static List<Migration> shipped;
+
     /** All migrations shipped with this build, by version. */
-    public static List<Migration> shipped() {
+    public static synchronized List<Migration> shipped() {
+        if (shipped == null) {
+            shipped = List.copyOf(readShipped());
+        }
+        return shipped;
+    }
+
+    private static List<Migration> readShipped() {
         Map<Integer, Migration> byVersion = new TreeMap<>();
         try {
             Path root = Path.of(SchemaMigrator.class.getProtectionDomain().getCodeSource().getLocation().toURI());
