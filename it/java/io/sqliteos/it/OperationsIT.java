@@ -122,6 +122,28 @@ class OperationsIT {
     }
 
     @Test
+    void readdirReportsTheTypeOfEachEntry() throws Exception {
+        close(create(p("file"), 0644));
+        assertThat(mkdir(p("dir"), 0755)).isZero();
+        assertThat(symlink("file", p("link"))).isZero();
+        assertThat(mknod(p("fifo"), S_IFIFO | 0644, 0)).isZero();
+        assertThat(mknod(p("sock"), S_IFSOCK | 0644, 0)).isZero();
+        assertThat(link(p("file"), p("hard"))).isZero();
+        // a rename over an existing name gives that name the moved inode's type
+        close(create(p("was-file"), 0644));
+        assertThat(symlink("dir", p("moved-link"))).isZero();
+        assertThat(rename(p("moved-link"), p("was-file"))).isZero();
+
+        int dtDir = 4, dtReg = 8, dtLnk = 10, dtFifo = 1, dtSock = 12;
+        assertThat(direntTypes(dir)).containsExactlyInAnyOrderEntriesOf(Map.of(
+                ".", dtDir, "..", dtDir, "file", dtReg, "hard", dtReg, "dir", dtDir,
+                "link", dtLnk, "was-file", dtLnk, "fifo", dtFifo, "sock", dtSock));
+        // find trusts d_type for -type, without a stat of each entry
+        assertThat(fs.sh("cd " + dir.getFileName() + " && find . -type l | sort").ok().stdout())
+                .isEqualTo("./link\n./was-file\n");
+    }
+
+    @Test
     void mkdirAndRmdir() throws Exception {
         assertThat(mkdir(p("a"), 0750)).isZero();
         assertThat((int) stat(p("a")).get("mode")).isEqualTo(0040750);

@@ -57,6 +57,12 @@ public final class IntegrityCheck {
             out.add(new Problem("schema", "schema version " + version + " is not one this SQLiteOS knows (1.." + latest + ")", false));
             return out;
         }
+        if (version < latest) {
+            // the checks below read the newest layout; a mount migrates the file first
+            out.add(new Problem("schema", "schema version " + version + " predates this SQLiteOS's " + latest
+                    + "; mount the file once to upgrade it, then check it", false));
+            return out;
+        }
         rows(out, "root", false, "SELECT 'the root directory (inode 1) is missing or not a directory'"
                 + " WHERE NOT EXISTS (SELECT 1 FROM inode WHERE ino = 1 AND (mode & " + S_IFMT + ") = " + S_IFDIR + ")");
         rows(out, "dirent", true, "SELECT 'entry ' || quote(d.name) || ' in directory ' || d.parent || ' names missing inode ' || d.ino"
@@ -64,6 +70,9 @@ public final class IntegrityCheck {
         rows(out, "dirent", true, "SELECT 'entry ' || quote(d.name) || ' (inode ' || d.ino || ') is in ' || d.parent"
                 + " || ', which is missing or not a directory' FROM dirent d LEFT JOIN inode p ON p.ino = d.parent"
                 + " WHERE p.ino IS NULL OR (p.mode & " + S_IFMT + ") != " + S_IFDIR);
+        rows(out, "dirent", true, "SELECT 'entry ' || quote(d.name) || ' in directory ' || d.parent || ' records type ' || d.type"
+                + " || ' but inode ' || d.ino || ' has type ' || (i.mode & " + S_IFMT + ")"
+                + " FROM dirent d JOIN inode i ON i.ino = d.ino WHERE d.type != (i.mode & " + S_IFMT + ")");
         rows(out, "extent", true, "SELECT 'extent ' || e.key || ' belongs to missing inode ' || e.ino"
                 + " FROM extent e LEFT JOIN inode i ON i.ino = e.ino WHERE i.ino IS NULL");
         rows(out, "extent", true, "SELECT 'extent ' || key || ' of inode ' || ino || ' at offset ' || offset"
@@ -154,6 +163,9 @@ public final class IntegrityCheck {
                     "DELETE FROM dirent WHERE ino NOT IN (SELECT ino FROM inode)"));
             done.addAll(update("dropped %d entries in missing or non-directory parents",
                     "DELETE FROM dirent WHERE parent NOT IN (SELECT ino FROM inode WHERE (mode & " + S_IFMT + ") = " + S_IFDIR + ")"));
+            done.addAll(update("corrected the type of %d entries",
+                    "UPDATE dirent SET type = (SELECT mode & " + S_IFMT + " FROM inode WHERE inode.ino = dirent.ino)"
+                            + " WHERE type != (SELECT mode & " + S_IFMT + " FROM inode WHERE inode.ino = dirent.ino)"));
             done.addAll(update("dropped %d extents of missing inodes", "DELETE FROM extent WHERE ino NOT IN (SELECT ino FROM inode)"));
             done.addAll(update("dropped %d extents whose key does not match their inode and offset",
                     "DELETE FROM extent WHERE (key >> 32) != ino OR (key & 4294967295) * " + blockSize + " != offset"
@@ -170,7 +182,8 @@ public final class IntegrityCheck {
                             ps.setLong(1, ino);
                             ps.executeUpdate();
                         }
-                        try (PreparedStatement ps = c.prepareStatement("INSERT OR REPLACE INTO dirent (parent, name, ino) VALUES (?, ?, ?)")) {
+                        try (PreparedStatement ps = c.prepareStatement("INSERT OR REPLACE INTO dirent (parent, name, ino, type)"
+                                + " VALUES (?1, ?2, ?3, (SELECT mode & " + S_IFMT + " FROM inode WHERE ino = ?3))")) {
                             ps.setLong(1, lostFound);
                             ps.setString(2, "#" + ino);
                             ps.setLong(3, ino);
@@ -240,7 +253,7 @@ public final class IntegrityCheck {
                 rs.next();
                 ino = rs.getLong(1);
             }
-            st.executeUpdate("INSERT INTO dirent (parent, name, ino) VALUES (1, 'lost+found', " + ino + ")");
+            st.executeUpdate("INSERT INTO dirent (parent, name, ino, type) VALUES (1, 'lost+found', " + ino + ", " + S_IFDIR + ")");
             return ino;
         }
     }

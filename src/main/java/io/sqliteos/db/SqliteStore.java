@@ -526,12 +526,11 @@ final class SqliteStore implements Store {
         }
         DirEntryRow row;
         try {
-            PreparedStatement ps = sql("SELECT d.ino, i.mode FROM dirent d JOIN inode i ON i.ino = d.ino"
-                    + " WHERE d.parent = ? AND d.name = ?");
+            PreparedStatement ps = sql("SELECT ino, type FROM dirent WHERE parent = ? AND name = ?");
             ps.setLong(1, parent);
             ps.setString(2, name);
             try (ResultSet rs = ps.executeQuery()) {
-                row = rs.next() ? new DirEntryRow(name, rs.getLong(1), rs.getInt(2) & EntryCache.S_IFMT) : null;
+                row = rs.next() ? new DirEntryRow(name, rs.getLong(1), rs.getInt(2)) : null;
             }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
@@ -579,14 +578,20 @@ final class SqliteStore implements Store {
         }
     }
 
+    // An entry copies its inode's type (see schema 005); a missing inode leaves it NULL,
+    // which the column refuses, so an entry can never name an inode that does not exist.
+    private static final String TYPE_OF_INO_3 = "(SELECT mode & " + EntryCache.S_IFMT + " FROM inode WHERE ino = ?3)";
+
     @Override
     public void insertDirent(long parent, String name, long ino) {
-        direntUpdate("INSERT INTO dirent (parent, name, ino) VALUES (?, ?, ?)", parent, name, ino);
+        direntUpdate("INSERT INTO dirent (parent, name, ino, type) VALUES (?1, ?2, ?3, " + TYPE_OF_INO_3 + ")",
+                parent, name, ino);
     }
 
     @Override
     public void updateDirent(long parent, String name, long ino) {
-        direntUpdate("UPDATE dirent SET ino = ?3 WHERE parent = ?1 AND name = ?2", parent, name, ino);
+        direntUpdate("UPDATE dirent SET ino = ?3, type = " + TYPE_OF_INO_3 + " WHERE parent = ?1 AND name = ?2",
+                parent, name, ino);
     }
 
     @Override
@@ -635,8 +640,7 @@ final class SqliteStore implements Store {
     @Override
     public void listDirectory(long dir, Consumer<DirEntryRow> sink) {
         try {
-            PreparedStatement ps = sql("SELECT d.name, d.ino, i.mode FROM dirent d JOIN inode i ON i.ino = d.ino"
-                    + " WHERE d.parent = ? ORDER BY d.name");
+            PreparedStatement ps = sql("SELECT name, ino, type FROM dirent WHERE parent = ? ORDER BY name");
             ps.setLong(1, dir);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {

@@ -147,6 +147,38 @@ class SchemaEvolutionTest {
     }
 
     @Test
+    void version5GivesEveryEntryItsInodesType() throws Exception {
+        Path db = storedVersionOne();
+        try (Connection c = Database.inspect(db)) {
+            long entries = count(c, "SELECT count(*) FROM dirent");
+            assertThat(count(c, "SELECT count(DISTINCT i.mode & 61440) FROM dirent d JOIN inode i ON i.ino = d.ino"))
+                    .as("the fixture names files of several types").isGreaterThanOrEqualTo(2);
+            assertThat(new IntegrityCheck(c, BlockLayout.BLOCK_SIZE).check()).singleElement()
+                    .hasToString("schema: schema version 1 predates this SQLiteOS's " + SchemaMigrator.latestVersion()
+                            + "; mount the file once to upgrade it, then check it");
+
+            SchemaMigrator.migrate(c);
+
+            assertThat(count(c, "SELECT count(*) FROM dirent")).isEqualTo(entries);
+            assertThat(count(c, "SELECT count(*) FROM dirent d JOIN inode i ON i.ino = d.ino"
+                    + " WHERE d.type = (i.mode & 61440)")).isEqualTo(entries);
+            assertThat(new IntegrityCheck(c, BlockLayout.BLOCK_SIZE).check()).isEmpty();
+
+            // fsck finds an entry whose type disagrees with its inode, and mends it
+            try (Statement st = c.createStatement()) {
+                assertThat(st.executeUpdate("UPDATE dirent SET type = 16384 WHERE name = 'note.txt'")).isOne();
+            }
+            IntegrityCheck fsck = new IntegrityCheck(c, BlockLayout.BLOCK_SIZE);
+            assertThat(fsck.check()).singleElement().hasToString(
+                    "dirent: entry 'note.txt' in directory " + count(c, "SELECT parent FROM dirent WHERE name = 'note.txt'")
+                            + " records type 16384 but inode " + count(c, "SELECT ino FROM dirent WHERE name = 'note.txt'")
+                            + " has type 32768");
+            assertThat(fsck.repair()).containsExactly("corrected the type of 1 entries");
+            assertThat(fsck.check()).isEmpty();
+        }
+    }
+
+    @Test
     void aDatabaseFromANewerBuildIsRefusedUntouched() throws Exception {
         Path db = storedVersionOne();
         try (Connection c = Database.inspect(db); Statement st = c.createStatement()) {
