@@ -287,6 +287,27 @@ class TransactionsIT {
     }
 
     @Test
+    void readersAreServedWhileAnOutsideWriterWaitsInTheDaemon() throws Exception {
+        write("work/contended", "before\n");
+        write("work/other", "other\n");
+        assertThat(control("begin")).isZero();
+        write("work/contended", "owner\n");
+        // the outsider's write waits in the daemon for the transaction, up to the busy timeout (1 s)
+        Process writer = fs.spawn(0, 0, "echo outsider > work/contended");
+        try {
+            Thread.sleep(200);
+            assertThat(writer.isAlive()).as("the outside writer waits").isTrue();
+            assertThat(fs.sh("cat work/other; ls work").ok().stdout()).isEqualTo("other\ncontended\nother\n");
+            assertThat(writer.isAlive()).as("the reader was served while the writer still waited").isTrue();
+            assertThat(writer.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(writer.exitValue()).isNotZero();
+        } finally {
+            writer.destroyForcibly();
+        }
+        assertThat(control("commit")).isZero();
+    }
+
+    @Test
     void processTreeCommitsOrVanishesTogether() throws Exception {
         MountedFs.Result ok = fs.sh("java -jar " + MountedFs.jar() + " tx -- sh -c "
                 + "'echo parent > work/p; (echo child > work/c) & sh -c \"mkdir work/grand; echo g > work/grand/g\"; wait'");
