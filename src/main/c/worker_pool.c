@@ -9,7 +9,7 @@
  * reading, as libfuse does, the kernel hands each request to the worker that
  * has waited longest: one client's requests went round all the workers, each
  * waking a different thread, and a create or an unlink cost a quarter more
- * (10,000 creates: 1.3-1.9 s against 1.0-1.3 s for a single worker).
+ * (10,000 creates: 1.3-1.9 s against 1.0-1.5 s for a single worker).
  *
  * The worker on top of the stack (the standby) looks at the listener every
  * millisecond while requests come in, and takes over the reading when the
