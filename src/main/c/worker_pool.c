@@ -222,17 +222,23 @@ static void attach(struct worker *w) {
     }
 }
 
-/* Takes the top worker off the stack and tells it to listen; the next one becomes the standby. Lock held. */
-static void call_top(struct pool *p) {
+/* Takes the top worker off the stack; the next one becomes the standby. Lock held. */
+static struct worker *pop_top(struct pool *p) {
     struct worker *top = p->waiting;
     p->waiting = top->below;
     p->waiting_count--;
-    top->called = 1;
-    pthread_cond_signal(&top->wake);
     if (p->waiting != NULL) {
         p->standby_asleep = 0;
-        pthread_cond_signal(&p->waiting->wake); /* to start checking */
+        pthread_cond_signal(&p->waiting->wake); /* the new standby: to start checking */
     }
+    return top;
+}
+
+/* Takes the top worker off the stack and tells it to listen. Lock held. */
+static void call_top(struct pool *p) {
+    struct worker *top = pop_top(p);
+    top->called = 1;
+    pthread_cond_signal(&top->wake);
 }
 
 /*
@@ -293,12 +299,8 @@ static int wait_turn(struct worker *w) {
             quiet = 0;
         }
         if (!p->listening && p->busy > 0 && (stuck || more_waiting(p))) {
-            p->waiting = w->below;
-            p->waiting_count--;
+            pop_top(p); /* this worker is the top */
             p->listening = 1;
-            if (p->waiting != NULL) {
-                pthread_cond_signal(&p->waiting->wake); /* the next standby */
-            }
             return 0;
         } else if (stuck && ++quiet >= QUIET_CHECKS) {
             p->standby_asleep = 1; /* until a listener takes a request */
