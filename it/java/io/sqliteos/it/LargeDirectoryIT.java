@@ -5,15 +5,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** A directory of 100,000 entries lists every name exactly once, by readdir and by ls. */
+/**
+ * A directory of 100,000 entries lists every name exactly once, with its type
+ * and inode number, by readdir and by ls.
+ */
 class LargeDirectoryIT {
 
     static final int ENTRIES = Integer.getInteger("sqliteos.it.largeDirEntries", 100_000);
+    static final int DIRS = 10;
+    static final int DT_DIR = 4;
+    static final int DT_REG = 8;
 
     static MountedFs fs;
 
@@ -51,11 +58,28 @@ class LargeDirectoryIT {
         assertThat(fs.sh("ls big | sort -c && ls big | head -1 && ls big | tail -1").ok().stdout())
                 .isEqualTo(name(0) + "\n" + name(ENTRIES - 1) + "\n");
         assertThat(fs.sh("find big -type f | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(ENTRIES));
+        // every entry's type and inode number, in every part of a listing this long
+        for (int k = 0; k < DIRS; k++) {
+            Files.createDirectory(dir.resolve("zz-dir-" + k)); // named to list last
+        }
+        Map<String, Sys.Dirent> listed = Sys.dirents(dir);
+        assertThat(listed).hasSize(ENTRIES + DIRS + 2);
+        assertThat(listed.entrySet()).filteredOn(e -> e.getKey().startsWith("entry-"))
+                .hasSize(ENTRIES).allMatch(e -> e.getValue().type() == DT_REG);
+        assertThat(listed.entrySet()).filteredOn(e -> e.getKey().startsWith("zz-dir-"))
+                .hasSize(DIRS).allMatch(e -> e.getValue().type() == DT_DIR);
+        for (int i = 0; i < ENTRIES; i += 997) {
+            assertThat(listed.get(name(i)).ino()).as("inode of %s", name(i))
+                    .isEqualTo(Files.getAttribute(dir.resolve(name(i)), "unix:ino"));
+        }
+        String lastDir = "zz-dir-" + (DIRS - 1);
+        assertThat(listed.get(lastDir).ino()).isEqualTo(Files.getAttribute(dir.resolve(lastDir), "unix:ino"));
         // lookups by name still hit, removals show in the next listing
         for (int i = 0; i < ENTRIES; i += 1000) {
             assertThat(Sys.unlink(dir.resolve(name(i)))).isZero();
         }
-        assertThat(fs.sh("ls -f big | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(ENTRIES + 2 - ENTRIES / 1000));
+        assertThat(fs.sh("ls -f big | wc -l").ok().stdout().trim())
+                .isEqualTo(String.valueOf(ENTRIES + DIRS + 2 - ENTRIES / 1000));
         assertThat(Files.exists(dir.resolve(name(1)))).isTrue();
         assertThat(Files.exists(dir.resolve(name(1000)))).isFalse();
     }

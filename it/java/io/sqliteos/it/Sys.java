@@ -234,17 +234,27 @@ public final class Sys {
      * 0 is DT_UNKNOWN), which tools such as find rely on instead of a stat.
      */
     public static java.util.Map<String, Integer> direntTypes(Path p) {
+        java.util.Map<String, Integer> types = new java.util.TreeMap<>();
+        dirents(p).forEach((name, e) -> types.put(name, e.type()));
+        return types;
+    }
+
+    /** One entry as readdir(3) returns it: d_ino and d_type. */
+    public record Dirent(long ino, int type) {}
+
+    /** Each name readdir(3) returns in {@code p} (with . and ..), with its entry. */
+    public static java.util.Map<String, Dirent> dirents(Path p) {
         jnr.ffi.Pointer dir = C.opendir(s(p));
         if (dir == null) {
             throw new AssertionError("opendir failed with errno " + RUNTIME.getLastError());
         }
         try {
-            java.util.Map<String, Integer> types = new java.util.TreeMap<>();
+            java.util.Map<String, Dirent> entries = new java.util.TreeMap<>();
             for (jnr.ffi.Pointer e = C.readdir(dir); e != null; e = C.readdir(dir)) {
                 // glibc's struct dirent on 64-bit Linux: d_ino, d_off (8 bytes each), d_reclen (2), d_type, d_name
-                types.put(e.getString(19, 256, StandardCharsets.UTF_8), e.getByte(18) & 0xff);
+                entries.put(e.getString(19, 256, StandardCharsets.UTF_8), new Dirent(e.getLong(0), e.getByte(18) & 0xff));
             }
-            return types;
+            return entries;
         } finally {
             C.closedir(dir);
         }

@@ -4,6 +4,7 @@ import io.sqliteos.db.Database;
 import io.sqliteos.fs.Caller;
 import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fs.FsException;
+import io.sqliteos.fuse.DirectoryFill;
 import io.sqliteos.tx.SessionRouter;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -22,6 +23,12 @@ final class JitWarmup {
     private static final Logger log = LoggerFactory.getLogger(JitWarmup.class);
     /** Rounds of requests: enough for the JIT to compile the paths before an untar or a clone needs them. */
     private static final int ROUNDS = 3000;
+    /**
+     * Listings of a directory of many entries, so that the listing loop is
+     * compiled too, along with passing a full buffer on to libfuse.
+     */
+    private static final int LISTINGS = 100;
+    private static final int LISTED_ENTRIES = 1000;
     private static final int O_WRONLY = 01;
     private static final int O_CREAT = 0100;
 
@@ -83,14 +90,30 @@ final class JitWarmup {
             fh = fs.open(c, file, 0);
             fs.read(c, fh, buf, buf.length, 0);
             fs.release(c, fh);
-            long dh = fs.opendir(c, dir);
-            fs.readdir(c, dir, dh);
-            fs.releasedir(c, dh);
+            list(fs, c, dir);
             fs.rename(c, file, file + ".r");
             fs.unlink(c, file + ".r");
             fs.mkdir(c, file + ".d", 0755);
             fs.rmdir(c, file + ".d");
         }
+        // the directories above stay nearly empty: a listing's loop needs a full one
+        String full = "/d/full";
+        fs.mkdir(c, full, 0755);
+        for (int i = 0; i < LISTED_ENTRIES; i++) {
+            fs.mknod(c, full + "/entry-" + i, 0100644, 0);
+        }
+        for (int i = 0; i < LISTINGS; i++) {
+            list(fs, c, full);
+        }
+    }
+
+    /** Lists a directory the way a mount does. */
+    private static void list(FileSystem fs, Caller c, String dir) {
+        long dh = fs.opendir(c, dir);
+        DirectoryFill listing = DirectoryFill.discarding();
+        fs.readdir(c, dir, dh, listing);
+        listing.finish();
+        fs.releasedir(c, dh);
     }
 
     /** A lookup of a name that is not there, as before every create. */

@@ -1,7 +1,6 @@
 package io.sqliteos.db;
 
 import java.util.List;
-import java.util.function.Consumer;
 
 /**
  * The one narrow interface through which the file system, transactions and IPC
@@ -75,7 +74,18 @@ public interface Store extends MessageStore, AutoCloseable {
     /** The directory holding {@code ino}, or 0: for directories, which have exactly one entry. */
     long parentOf(long ino);
 
-    void listDirectory(long dir, Consumer<DirEntryRow> sink);
+    /** Calls {@code sink} with each entry of {@code dir}, by name, in one query. */
+    void listDirectory(long dir, EntrySink sink);
+
+    /**
+     * Receives one directory entry: its name as stored (UTF-8), the inode, and
+     * the inode's type bits. Bytes, not strings, so that a listing of many
+     * entries decodes and encodes nothing on its way to the kernel.
+     */
+    @FunctionalInterface
+    interface EntrySink {
+        void accept(byte[] name, long ino, int type);
+    }
 
     // --- file data --------------------------------------------------------------
 

@@ -32,6 +32,8 @@ public final class FileSystem {
     public static final long MAX_FILE_SIZE = (1L << 32) * BlockLayout.BLOCK_SIZE;
     /** A rough per-inode charge used to size the inode table reported by statfs. */
     private static final long BYTES_PER_INODE = 1024;
+    private static final byte[] DOT = {'.'};
+    private static final byte[] DOT_DOT = {'.', '.'};
     private static final long DAY_NS = 86_400L * 1_000_000_000L;
 
     private final StoreRouter router;
@@ -455,18 +457,28 @@ public final class FileSystem {
 
     /** The entries of a directory, "." and ".." first, then by name. */
     public List<DirEntry> readdir(Caller c, String path, long fh) {
-        return router.read(c, s -> {
+        List<DirEntry> out = new ArrayList<>();
+        readdir(c, path, fh, (name, ino, mode) -> out.add(new DirEntry(new String(name, StandardCharsets.UTF_8), ino, mode)));
+        return out;
+    }
+
+    /**
+     * Lists a directory into {@code sink}: "." and ".." first, then by name,
+     * each name as UTF-8 bytes. The sink is called inside the read, so a
+     * listing of any size is never held whole.
+     */
+    public void readdir(Caller c, String path, long fh, Store.EntrySink sink) {
+        router.read(c, s -> {
             long ino = fh > 0 ? openFiles.get(fh).ino() : resolve(s, path);
             InodeRow dir = existing(s, ino);
             if (!Mode.isDirectory(dir.mode)) {
                 throw new FsException(Errno.ENOTDIR, "not a directory: " + path);
             }
-            List<DirEntry> out = new ArrayList<>();
-            out.add(new DirEntry(".", ino, dir.mode));
+            sink.accept(DOT, ino, dir.mode);
             long parent = ino == ROOT ? ROOT : parentDirectory(s, path, ino);
-            out.add(new DirEntry("..", parent == 0 ? ino : parent, Mode.S_IFDIR));
-            s.listDirectory(ino, e -> out.add(new DirEntry(e.name(), e.ino(), e.mode())));
-            return out;
+            sink.accept(DOT_DOT, parent == 0 ? ino : parent, Mode.S_IFDIR);
+            s.listDirectory(ino, sink);
+            return null;
         });
     }
 

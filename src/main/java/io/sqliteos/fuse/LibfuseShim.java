@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Without it attributes are never cached and workers come and go, which is
  * slower and just as correct. The same library sends the kernel the one
- * notification libfuse 2 lacks: drop every cached name ({@link #incrementEpoch}).
+ * notification libfuse 2 lacks: drop every cached name ({@link #incrementEpoch});
+ * and it hands libfuse many directory entries in one call ({@link #fillDir},
+ * dir_fill.c).
  */
 final class LibfuseShim {
 
@@ -32,12 +34,16 @@ final class LibfuseShim {
     private static final String RESOURCE = "/native/libsqliteos-libfuse-shim.so";
     private static final String MARKER_SYMBOL = "sqliteos_libfuse_shim_version";
     private static final String EPOCH_SYMBOL = "sqliteos_increment_epoch";
+    private static final String FILL_DIR_SYMBOL = "sqliteos_fill_dir";
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
+    private static final CallContext FILL_DIR_CALL =
+            new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
     /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
     private static final long ENOSYS = 38;
 
     private static Boolean loaded;
     private static long incrementEpoch; // the function's address, 0 if absent
+    private static volatile long fillDir; // the same
 
     private LibfuseShim() {}
 
@@ -62,6 +68,20 @@ final class LibfuseShim {
         return fn == 0 ? -ENOSYS : Invoker.getInstance().invokeL1(LONG_OF_POINTER, fn, fuse);
     }
 
+    /** True when {@link #fillDir} is there to call. */
+    static boolean fillsDirectories() {
+        return fillDir != 0;
+    }
+
+    /**
+     * Passes {@code length} bytes of packed entries at {@code packed} (the
+     * layout dir_fill.c describes) to libfuse's directory filler {@code filler}
+     * for its buffer {@code buf}. Returns how many entries it took.
+     */
+    static long fillDir(long filler, long buf, long packed, long length) {
+        return Invoker.getInstance().invokeN4(FILL_DIR_CALL, fillDir, filler, buf, packed, length);
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -78,6 +98,7 @@ final class LibfuseShim {
                     return false;
                 }
                 incrementEpoch = lib.getSymbolAddress(EPOCH_SYMBOL);
+                fillDir = lib.getSymbolAddress(FILL_DIR_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

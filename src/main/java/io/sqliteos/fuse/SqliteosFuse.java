@@ -2,7 +2,6 @@ package io.sqliteos.fuse;
 
 import io.sqliteos.db.StoreException;
 import io.sqliteos.fs.Caller;
-import io.sqliteos.fs.DirEntry;
 import io.sqliteos.fs.Errno;
 import io.sqliteos.fs.FileAttributes;
 import io.sqliteos.fs.FileSystem;
@@ -10,7 +9,6 @@ import io.sqliteos.fs.FsException;
 import io.sqliteos.fs.FsStats;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.function.IntSupplier;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -23,6 +21,7 @@ import jnr.ffi.types.size_t;
 import jnr.ffi.types.uid_t;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import ru.serce.jnrfuse.FuseCallbacks;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
@@ -85,6 +84,11 @@ public final class SqliteosFuse extends FuseStubFS {
     SqliteosFuse(NameCacheTimeouts nameCache) {
         this.nameCache = nameCache;
         Struct.getMemory(fuseOperations).putByte(flagsOffset(), (byte) (FLAG_NULLPATH_OK | FLAG_UTIME_OMIT_OK));
+        if (LibfuseShim.fillsDirectories()) {
+            // in place of jnr-fuse's readdir callback: this one keeps the filler a bare address
+            fuseOperations.readdir.set((FuseCallbacks.ReaddirCallback) (path, buf, filler, offset, fi) ->
+                    readdirPacked(path, buf.address(), filler.address(), FuseFileInfo.of(fi)));
+        }
     }
 
     /** The file system to serve, and what to run once the kernel's first request has arrived. */
@@ -430,28 +434,40 @@ public final class SqliteosFuse extends FuseStubFS {
         });
     }
 
+    /** Lists a directory into libfuse's buffer many entries per native call ({@link DirectoryFill}). */
+    private int readdirPacked(String path, long buf, long filler, FuseFileInfo fi) {
+        return run("readdir", path, () -> {
+            DirectoryFill fill = DirectoryFill.begin(filler, buf);
+            fs.readdir(caller(), path, fh(fi), fill);
+            fill.finish();
+            return 0;
+        });
+    }
+
+    /** readdir one entry per native call: where the libfuse shim is not loaded. */
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
         return run("readdir", path, () -> {
-            List<DirEntry> entries = fs.readdir(caller(), path, fh(fi));
             FileStat st = new FileStat(Runtime.getSystemRuntime());
             Pointer stMemory = Struct.getMemory(st);
             // direct, so jnr passes its address instead of copying each name into a temporary
-            ByteBuffer cName = ByteBuffer.allocateDirect(FileSystem.NAME_MAX + 1);
-            for (DirEntry e : entries) {
-                stMemory.putLong(ST_INO, e.ino());
-                stMemory.putInt(ST_MODE, e.mode());
-                byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
-                if (name.length >= cName.capacity()) {
-                    cName = ByteBuffer.allocateDirect(name.length + 1); // names are checked when made: only for safety
+            ByteBuffer[] cName = {ByteBuffer.allocateDirect(FileSystem.NAME_MAX + 1)};
+            boolean[] full = {false};
+            fs.readdir(caller(), path, fh(fi), (name, ino, mode) -> {
+                if (full[0]) {
+                    return;
                 }
-                cName.clear();
-                cName.put(name).put((byte) 0).flip();
-                // offset 0: libfuse keeps the whole listing, so a large directory is read once
-                if (filler.apply(buf, cName, stMemory, 0) != 0) {
-                    break;
+                if (name.length >= cName[0].capacity()) {
+                    cName[0] = ByteBuffer.allocateDirect(name.length + 1); // names are checked when made: only for safety
                 }
-            }
+                ByteBuffer n = cName[0].clear();
+                n.put(name).put((byte) 0).flip();
+                stMemory.putLong(ST_INO, ino);
+                stMemory.putInt(ST_MODE, mode);
+                // offset 0: libfuse keeps the whole listing, so a large directory is read once;
+                // it refuses more only when out of memory, and then the kernel gets what was filled
+                full[0] = filler.apply(buf, n, stMemory, 0) != 0;
+            });
             return 0;
         });
     }

@@ -1,0 +1,78 @@
+package io.sqliteos.fuse;
+
+import com.kenai.jffi.MemoryIO;
+import io.sqliteos.db.Store;
+import io.sqliteos.fs.FileSystem;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Packs the entries of one listing and passes them to libfuse's filler a
+ * bufferful at a time ({@link LibfuseShim#fillDir}), instead of one native call
+ * per entry. One per FUSE worker thread, reused by each listing it serves, so
+ * a listing of any size needs no more than one small buffer.
+ */
+public final class DirectoryFill implements Store.EntrySink {
+
+    /** Room for dozens of entries of the longest names and hundreds of common ones. */
+    static final int CAPACITY = 16 * 1024;
+    private static final int ENTRY_HEADER = 16; // ino (8), mode (4), name length (4): see dir_fill.c
+    private static final int LARGEST_ENTRY = ENTRY_HEADER + FileSystem.NAME_MAX + 1;
+
+    private static final ThreadLocal<DirectoryFill> PER_THREAD = ThreadLocal.withInitial(DirectoryFill::new);
+
+    private final ByteBuffer packed = ByteBuffer.allocateDirect(CAPACITY).order(ByteOrder.nativeOrder());
+    private final long address = MemoryIO.getInstance().getDirectBufferAddress(packed);
+    private long filler;
+    private long fillerBuffer;
+    private int pending; // entries packed and not yet passed
+    private boolean refused;
+
+    /** This thread's fill, ready for a listing into libfuse's {@code filler} and its {@code buf}. */
+    static DirectoryFill begin(long filler, long buf) {
+        DirectoryFill fill = PER_THREAD.get();
+        fill.filler = filler;
+        fill.fillerBuffer = buf;
+        fill.refused = false;
+        fill.packed.clear();
+        fill.pending = 0;
+        return fill;
+    }
+
+    /**
+     * This thread's fill with no filler behind it: it packs entries and drops
+     * them, so that the JIT warm-up can compile the listing path a mount takes.
+     */
+    public static DirectoryFill discarding() {
+        return begin(0, 0);
+    }
+
+    @Override
+    public void accept(byte[] name, long ino, int mode) {
+        if (refused || name.length > FileSystem.NAME_MAX) {
+            return; // names are checked when made: the second test is only for safety
+        }
+        if (packed.remaining() < LARGEST_ENTRY) {
+            flush();
+        }
+        packed.putLong(ino).putInt(mode).putInt(name.length).put(name).put((byte) 0);
+        pending++;
+    }
+
+    /** Passes what is still packed; call once the listing is complete. */
+    public void finish() {
+        flush();
+    }
+
+    private void flush() {
+        if (pending == 0 || refused) {
+            return;
+        }
+        if (filler != 0) {
+            // libfuse refuses an entry only when out of memory; the kernel then gets what it took
+            refused = LibfuseShim.fillDir(filler, fillerBuffer, address, packed.position()) < pending;
+        }
+        packed.clear();
+        pending = 0;
+    }
+}
