@@ -24,11 +24,12 @@ final class JitWarmup {
     /** Rounds of requests: enough for the JIT to compile the paths before an untar or a clone needs them. */
     private static final int ROUNDS = 3000;
     /**
-     * Listings of a directory of many entries, so that the listing loop is
-     * compiled too, along with passing a full buffer on to libfuse.
+     * Listings of a directory of many entries: often enough for the JIT's
+     * final tier, and of names long enough to fill the buffer that passes them
+     * on to libfuse.
      */
-    private static final int LISTINGS = 100;
-    private static final int LISTED_ENTRIES = 1000;
+    private static final int LISTINGS = 1000;
+    private static final int LISTED_ENTRIES = 250;
     private static final int O_WRONLY = 01;
     private static final int O_CREAT = 0100;
 
@@ -100,7 +101,7 @@ final class JitWarmup {
         String full = "/d/full";
         fs.mkdir(c, full, 0755);
         for (int i = 0; i < LISTED_ENTRIES; i++) {
-            fs.mknod(c, full + "/entry-" + i, 0100644, 0);
+            fs.mknod(c, full + "/entry-" + i + "-of-a-name-as-long-as-those-of-many-source-files.txt", 0100644, 0);
         }
         for (int i = 0; i < LISTINGS; i++) {
             list(fs, c, full);

@@ -40,11 +40,12 @@ public final class DirectoryFill implements Store.EntrySink {
     }
 
     /**
-     * This thread's fill with no filler behind it: it packs entries and drops
-     * them, so that the JIT warm-up can compile the listing path a mount takes.
+     * This thread's fill into a filler that drops every entry, so that the JIT
+     * warm-up compiles the path a mount's listings take, native call included.
      */
     public static DirectoryFill discarding() {
-        return begin(0, 0);
+        LibfuseShim.load();
+        return begin(LibfuseShim.discardingFiller(), 0);
     }
 
     @Override
@@ -68,10 +69,8 @@ public final class DirectoryFill implements Store.EntrySink {
         if (pending == 0 || refused) {
             return;
         }
-        if (filler != 0) {
-            // libfuse refuses an entry only when out of memory; the kernel then gets what it took
-            refused = LibfuseShim.fillDir(filler, fillerBuffer, address, packed.position()) < pending;
-        }
+        // libfuse refuses an entry only when out of memory; the kernel then gets what it took
+        refused = LibfuseShim.fillDir(filler, fillerBuffer, address, packed.position()) < pending;
         packed.clear();
         pending = 0;
     }

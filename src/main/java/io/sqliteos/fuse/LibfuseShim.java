@@ -35,6 +35,7 @@ final class LibfuseShim {
     private static final String MARKER_SYMBOL = "sqliteos_libfuse_shim_version";
     private static final String EPOCH_SYMBOL = "sqliteos_increment_epoch";
     private static final String FILL_DIR_SYMBOL = "sqliteos_fill_dir";
+    private static final String DISCARD_SYMBOL = "sqliteos_discard_dir_entry";
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext FILL_DIR_CALL =
             new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
@@ -44,6 +45,7 @@ final class LibfuseShim {
     private static Boolean loaded;
     private static long incrementEpoch; // the function's address, 0 if absent
     private static volatile long fillDir; // the same
+    private static volatile long discardingFiller; // the same
 
     private LibfuseShim() {}
 
@@ -76,10 +78,19 @@ final class LibfuseShim {
     /**
      * Passes {@code length} bytes of packed entries at {@code packed} (the
      * layout dir_fill.c describes) to libfuse's directory filler {@code filler}
-     * for its buffer {@code buf}. Returns how many entries it took.
+     * for its buffer {@code buf}. Returns how many entries it took (none for
+     * filler 0).
      */
     static long fillDir(long filler, long buf, long packed, long length) {
+        if (filler == 0) {
+            return 0;
+        }
         return Invoker.getInstance().invokeN4(FILL_DIR_CALL, fillDir, filler, buf, packed, length);
+    }
+
+    /** A filler for {@link #fillDir} that drops every entry, or 0 without the library. */
+    static long discardingFiller() {
+        return discardingFiller;
     }
 
     private static boolean tryLoad() {
@@ -99,6 +110,7 @@ final class LibfuseShim {
                 }
                 incrementEpoch = lib.getSymbolAddress(EPOCH_SYMBOL);
                 fillDir = lib.getSymbolAddress(FILL_DIR_SYMBOL);
+                discardingFiller = lib.getSymbolAddress(DISCARD_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name
