@@ -145,7 +145,7 @@ final class Daemon {
                     settings.sizeBytes(), FuseMount.options(settings.fuseOptions()));
             // the warm-up starts once the kernel talks to us, not to compete with the mount for the CPU
             fuse.mountBlocking(fs, settings.mountPoint(), settings.fuseOptions(), settings.debug(),
-                    JitWarmup::startInBackground);
+                    () -> JitWarmup.startInBackground(fuse::requests));
             log.info("unmounted {}", settings.mountPoint());
             return 0;
         } catch (RuntimeException e) {

@@ -7,6 +7,7 @@ import io.sqliteos.fs.FsException;
 import io.sqliteos.fuse.DirectoryFill;
 import io.sqliteos.tx.SessionRouter;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * that the JIT has compiled them before the first clients arrive. Otherwise a
  * new mount serves its first ten thousand requests or so (an untar, a clone)
  * at half speed, mostly interpreted. The mount's own database is never
- * touched; a failure here only means a colder start.
+ * touched; a failure here only means a colder start. Once clients keep the
+ * mount busy it stops early: their own requests compile the paths they take,
+ * and the warm-up would only compete with them for the CPU.
  */
 final class JitWarmup {
 
@@ -36,22 +39,26 @@ final class JitWarmup {
     private JitWarmup() {
     }
 
-    /** Starts the warm-up on a daemon thread, unless {@code -Dsqliteos.warmup=false}. */
-    static void startInBackground() {
+    /**
+     * Starts the warm-up on a daemon thread, unless {@code -Dsqliteos.warmup=false}.
+     * {@code requests}: how many requests the mount has served so far.
+     */
+    static void startInBackground(LongSupplier requests) {
         if (!Boolean.parseBoolean(System.getProperty("sqliteos.warmup", "true"))) {
             return;
         }
-        Thread t = new Thread(JitWarmup::run, "sqliteos-warmup");
+        Thread t = new Thread(() -> run(requests), "sqliteos-warmup");
         t.setDaemon(true);
         t.start();
     }
 
-    private static void run() {
+    private static void run(LongSupplier requests) {
         long start = System.nanoTime();
+        int rounds;
         try (Database scratch = Database.openEphemeral(5_000)) {
             SessionRouter router = new SessionRouter(scratch);
             try {
-                exercise(new FileSystem(router, 64L << 20));
+                rounds = exercise(new FileSystem(router, 64L << 20), new BusyMount(requests));
             } finally {
                 router.transactions().close();
             }
@@ -60,17 +67,49 @@ final class JitWarmup {
             return;
         }
         // only now: the scratch database and its directory are gone
-        log.info("warm-up: {} rounds of common requests in {} ms", ROUNDS,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        log.info("warm-up: {} rounds of common requests in {} ms{}", rounds,
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
+                rounds < ROUNDS ? ", stopped early: clients keep the mount busy" : "");
     }
 
-    private static void exercise(FileSystem fs) {
+    /** Whether clients keep the mount busy, judged every 20 ms by the requests it served meanwhile. */
+    private static final class BusyMount {
+        private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+        private static final long BUSY_REQUESTS = 50; // that many in 20 ms: a client at work, not a glance
+
+        private final LongSupplier requests;
+        private long seen;
+        private long nextCheck = System.nanoTime() + CHECK_NANOS;
+
+        BusyMount(LongSupplier requests) {
+            this.requests = requests;
+            this.seen = requests.getAsLong();
+        }
+
+        boolean busy() {
+            long now = System.nanoTime();
+            if (now < nextCheck) {
+                return false;
+            }
+            nextCheck = now + CHECK_NANOS;
+            long served = requests.getAsLong();
+            boolean busy = served - seen >= BUSY_REQUESTS;
+            seen = served;
+            return busy;
+        }
+    }
+
+    /** Runs the rounds until done or until the mount is busy; returns how many ran. */
+    private static int exercise(FileSystem fs, BusyMount mount) {
         Caller c = Caller.ROOT;
         fs.initialize(0, 0);
         byte[] data = new byte[3000];
         byte[] buf = new byte[4096];
         fs.mkdir(c, "/d", 0755);
         for (int i = 0; i < ROUNDS; i++) {
+            if (mount.busy()) {
+                return i;
+            }
             String dir = "/d/s" + (i % 50);
             if (i < 50) {
                 fs.mkdir(c, dir, 0755);
@@ -106,6 +145,7 @@ final class JitWarmup {
         for (int i = 0; i < LISTINGS; i++) {
             list(fs, c, full);
         }
+        return ROUNDS;
     }
 
     /** Lists a directory the way a mount does. */

@@ -73,6 +73,11 @@ public final class FuseMount {
             this.nameCache = nameCache;
         }
 
+        /** How many requests the kernel has sent so far (0 before the mount). */
+        public long requests() {
+            return adapter.isDone() && !adapter.isCompletedExceptionally() ? adapter.join().requests() : 0;
+        }
+
         /** The kernel name cache policy, for the transactions to fence. */
         public io.sqliteos.tx.CacheFence nameCache() {
             return nameCache;

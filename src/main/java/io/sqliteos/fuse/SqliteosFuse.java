@@ -9,6 +9,7 @@ import io.sqliteos.fs.FsException;
 import io.sqliteos.fs.FsStats;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
@@ -80,6 +81,7 @@ public final class SqliteosFuse extends FuseStubFS {
     /** Set once, before the mount: the adapter is built while the database opens ({@link FuseMount}). */
     private volatile FileSystem fs;
     private volatile Runnable onServing;
+    private final LongAdder requests = new LongAdder();
 
     SqliteosFuse(NameCacheTimeouts nameCache) {
         this.nameCache = nameCache;
@@ -144,8 +146,14 @@ public final class SqliteosFuse extends FuseStubFS {
         return new Caller(ctx.getInt(CONTEXT_UID), ctx.getInt(CONTEXT_GID), ctx.getInt(CONTEXT_PID));
     }
 
+    /** How many requests the kernel has sent: how busy the mount is. */
+    long requests() {
+        return requests.sum();
+    }
+
     /** Runs one request, mapping every failure to a negative errno and a log line. */
-    private static int run(String op, String path, IntSupplier body) {
+    private int run(String op, String path, IntSupplier body) {
+        requests.increment();
         try {
             return body.getAsInt();
         } catch (FsException e) {
