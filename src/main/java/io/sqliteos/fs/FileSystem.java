@@ -825,8 +825,12 @@ public final class FileSystem {
         }
     }
 
+    /**
+     * Reads [offset, offset + count) of a file into dst. What no stored block
+     * covers (holes, and the tail of a short block) reads as zeros; only those
+     * gaps are zeroed, not the whole range first.
+     */
     private static void readRange(Store s, long ino, long offset, byte[] dst, int count) {
-        java.util.Arrays.fill(dst, 0, count, (byte) 0);
         long end = offset + count;
         long first = BlockLayout.index(offset);
         long last = BlockLayout.index(end - 1);
@@ -836,20 +840,28 @@ public final class FileSystem {
             // a whole block comes as it is stored; of part of one, only that part leaves SQLite
             byte[] data = from == 0 && count == BlockLayout.BLOCK_SIZE
                     ? s.block(ino, first) : s.blockSlice(ino, first, from, count);
-            if (data != null) { // else a hole, which reads as zeros
-                System.arraycopy(data, 0, dst, 0, Math.min(count, data.length));
+            int copied = 0; // data null: a hole
+            if (data != null) {
+                copied = Math.min(count, data.length);
+                System.arraycopy(data, 0, dst, 0, copied);
             }
+            java.util.Arrays.fill(dst, copied, count, (byte) 0);
             return;
         }
-        // several blocks (a large read): one query for all of them, holes absent
+        // several blocks (a large read): one query for all of them, in order, holes absent
+        int[] filled = {0}; // dst is final up to here
         s.blocks(ino, first, last + 1, (index, data) -> {
             long blockStart = BlockLayout.start(index);
             int from = (int) (Math.max(offset, blockStart) - blockStart);
             int to = (int) Math.min(Math.min(end, blockStart + BlockLayout.BLOCK_SIZE) - blockStart, data.length);
             if (to > from) {
-                System.arraycopy(data, from, dst, (int) (blockStart + from - offset), to - from);
+                int at = (int) (blockStart + from - offset);
+                java.util.Arrays.fill(dst, filled[0], at, (byte) 0);
+                System.arraycopy(data, from, dst, at, to - from);
+                filled[0] = at + to - from;
             }
         });
+        java.util.Arrays.fill(dst, filled[0], count, (byte) 0);
     }
 
     public int write(Caller c, long fh, byte[] src, int length, long offset) {

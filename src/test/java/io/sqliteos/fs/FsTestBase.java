@@ -84,6 +84,9 @@ abstract class FsTestBase {
         }
     }
 
+    /** What a read buffer holds before the read. */
+    static final byte STALE = 0x5A;
+
     byte[] readAt(String path, long offset, int length) {
         long fh = fs.open(ROOT, path, O_RDONLY);
         try {
@@ -95,6 +98,7 @@ abstract class FsTestBase {
 
     byte[] read(long fh, long offset, int length) {
         byte[] buf = new byte[length];
+        java.util.Arrays.fill(buf, STALE); // as in a reused buffer: every byte read must be written
         int n = fs.read(ROOT, fh, buf, length, offset);
         return java.util.Arrays.copyOf(buf, n);
     }
