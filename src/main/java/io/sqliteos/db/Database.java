@@ -172,8 +172,11 @@ public final class Database implements AutoCloseable {
             // from the RAM-backed file costs less, even for large sequential reads.
             st.execute("PRAGMA mmap_size = 0");
             // Every pooled connection has its own cache, and a reader's is emptied
-            // whenever someone else commits, so keep it small.
-            st.execute("PRAGMA cache_size = -8192");
+            // whenever someone else commits, so keep it small: the file is in RAM
+            // anyway. With 8 MiB each, a large read first spent its time faulting
+            // in fresh cache memory on every reader it used, and read at two thirds
+            // of the speed 2 MiB gives.
+            st.execute("PRAGMA cache_size = -2048");
             st.execute("PRAGMA temp_store = MEMORY");
             // The checkpointer thread copies the log into the database; a writer
             // does it only past this backstop, and the log file shrinks back to
