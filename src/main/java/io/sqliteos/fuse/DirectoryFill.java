@@ -5,6 +5,8 @@ import io.sqliteos.db.Store;
 import io.sqliteos.fs.FileSystem;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Packs the entries of one listing and passes them to libfuse's filler a
@@ -13,6 +15,8 @@ import java.nio.ByteOrder;
  * a listing of any size needs no more than one small buffer.
  */
 public final class DirectoryFill implements Store.EntrySink {
+
+    private static final Logger log = LoggerFactory.getLogger(DirectoryFill.class);
 
     /** Room for dozens of entries of the longest names and hundreds of common ones. */
     static final int CAPACITY = 16 * 1024;
@@ -50,8 +54,13 @@ public final class DirectoryFill implements Store.EntrySink {
 
     @Override
     public void accept(byte[] name, long ino, int mode) {
-        if (refused || name.length > FileSystem.NAME_MAX) {
-            return; // names are checked when made: the second test is only for safety
+        if (refused) {
+            return;
+        }
+        if (name.length > FileSystem.NAME_MAX) { // names are checked when made: only for safety
+            log.warn("readdir: left out the entry of inode {}: its name is {} bytes, more than {}",
+                    ino, name.length, FileSystem.NAME_MAX);
+            return;
         }
         if (packed.remaining() < LARGEST_ENTRY) {
             flush();
