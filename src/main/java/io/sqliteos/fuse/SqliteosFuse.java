@@ -2,6 +2,7 @@ package io.sqliteos.fuse;
 
 import io.sqliteos.db.StoreException;
 import io.sqliteos.fs.Caller;
+import io.sqliteos.fs.DirEntry;
 import io.sqliteos.fs.Errno;
 import io.sqliteos.fs.FileAttributes;
 import io.sqliteos.fs.FileSystem;
@@ -9,6 +10,7 @@ import io.sqliteos.fs.FsException;
 import io.sqliteos.fs.FsStats;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
 import jnr.ffi.Pointer;
@@ -456,26 +458,25 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
         return run("readdir", path, () -> {
+            List<DirEntry> entries = fs.readdir(caller(), path, fh(fi));
             FileStat st = new FileStat(Runtime.getSystemRuntime());
             Pointer stMemory = Struct.getMemory(st);
             // direct, so jnr passes its address instead of copying each name into a temporary
-            ByteBuffer[] cName = {ByteBuffer.allocateDirect(FileSystem.NAME_MAX + 1)};
-            boolean[] full = {false};
-            fs.readdir(caller(), path, fh(fi), (name, ino, mode) -> {
-                if (full[0]) {
-                    return;
+            ByteBuffer cName = ByteBuffer.allocateDirect(FileSystem.NAME_MAX + 1);
+            for (DirEntry e : entries) {
+                stMemory.putLong(ST_INO, e.ino());
+                stMemory.putInt(ST_MODE, e.mode());
+                byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
+                if (name.length >= cName.capacity()) {
+                    cName = ByteBuffer.allocateDirect(name.length + 1); // names are checked when made: only for safety
                 }
-                if (name.length >= cName[0].capacity()) {
-                    cName[0] = ByteBuffer.allocateDirect(name.length + 1); // names are checked when made: only for safety
+                cName.clear();
+                cName.put(name).put((byte) 0).flip();
+                // offset 0: libfuse keeps the whole listing, so a large directory is read once
+                if (filler.apply(buf, cName, stMemory, 0) != 0) {
+                    break;
                 }
-                ByteBuffer n = cName[0].clear();
-                n.put(name).put((byte) 0).flip();
-                stMemory.putLong(ST_INO, ino);
-                stMemory.putInt(ST_MODE, mode);
-                // offset 0: libfuse keeps the whole listing, so a large directory is read once;
-                // it refuses more only when out of memory, and then the kernel gets what was filled
-                full[0] = filler.apply(buf, n, stMemory, 0) != 0;
-            });
+            }
             return 0;
         });
     }
