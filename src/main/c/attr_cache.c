@@ -41,6 +41,9 @@
 /* Tells the daemon that this library is loaded (and replies and workers pass through it). */
 const int sqliteos_libfuse_shim_version = 3;
 
+/* Set on a thread that rehearses requests (rehearsal.c). */
+extern __thread int sqliteos_rehearsing;
+
 static void *real_attr, *real_entry, *real_create, *get_context, *get_session, *next_chan, *inval_inode, *chan_fd;
 
 /*
@@ -93,6 +96,9 @@ static void invalidate(unsigned long node) {
 
 /* The timeout an entry reply may carry; invalidates what a new link made stale. */
 static double entry_timeout_for(const struct fuse_entry_param *e) {
+    if (sqliteos_rehearsing) {
+        return 0.0; /* a rehearsal's node (rehearsal.c), not the mount's */
+    }
     const struct stat *st = &e->attr;
     double configured = e->attr_timeout;
     if (S_ISDIR(st->st_mode)) {

@@ -5,6 +5,7 @@ import io.sqliteos.fs.Caller;
 import io.sqliteos.fs.FileSystem;
 import io.sqliteos.fs.FsException;
 import io.sqliteos.fuse.DirectoryFill;
+import io.sqliteos.fuse.RequestRehearsal;
 import io.sqliteos.tx.SessionRouter;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -55,10 +56,17 @@ final class JitWarmup {
     private static void run(LongSupplier requests) {
         long start = System.nanoTime();
         int rounds;
+        boolean rehearsed;
         try (Database scratch = Database.openEphemeral(5_000)) {
             SessionRouter router = new SessionRouter(scratch);
             try {
-                rounds = exercise(new FileSystem(router, 64L << 20), new BusyMount(requests));
+                FileSystem fs = new FileSystem(router, 64L << 20);
+                fs.initialize(0, 0);
+                BusyMount mount = new BusyMount(requests);
+                try (RequestRehearsal rehearsal = RequestRehearsal.start(fs)) {
+                    rehearsed = rehearsal != null;
+                    rounds = rehearsed ? rehearse(rehearsal, mount) : exercise(fs, mount);
+                }
             } finally {
                 router.transactions().close();
             }
@@ -67,7 +75,8 @@ final class JitWarmup {
             return;
         }
         // only now: the scratch database and its directory are gone
-        log.info("warm-up: {} rounds of common requests in {} ms{}", rounds,
+        log.info("warm-up: {} rounds of common requests {} in {} ms{}", rounds,
+                rehearsed ? "through libfuse" : "to the file system",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
                 rounds < ROUNDS ? ", stopped early: clients keep the mount busy" : "");
     }
@@ -99,10 +108,32 @@ final class JitWarmup {
         }
     }
 
-    /** Runs the rounds until done or until the mount is busy; returns how many ran. */
+    /**
+     * Rehearses the rounds through libfuse until done or until the mount is
+     * busy; returns how many ran.
+     */
+    private static int rehearse(RequestRehearsal rehearsal, BusyMount mount) {
+        for (int i = 0; i < ROUNDS; i++) {
+            if (mount.busy()) {
+                return i;
+            }
+            rehearsal.round(i);
+        }
+        for (int i = 0; i < LISTINGS; i++) {
+            if (mount.busy()) {
+                return ROUNDS;
+            }
+            rehearsal.listing();
+        }
+        return ROUNDS;
+    }
+
+    /**
+     * Without the native library to rehearse with: the same rounds as calls of
+     * the file system, which leave libfuse, jnr and the adapter cold.
+     */
     private static int exercise(FileSystem fs, BusyMount mount) {
         Caller c = Caller.ROOT;
-        fs.initialize(0, 0);
         byte[] data = new byte[3000];
         byte[] buf = new byte[4096];
         fs.mkdir(c, "/d", 0755);

@@ -36,9 +36,14 @@ final class LibfuseShim {
     private static final String EPOCH_SYMBOL = "sqliteos_increment_epoch";
     private static final String FILL_DIR_SYMBOL = "sqliteos_fill_dir";
     private static final String DISCARD_SYMBOL = "sqliteos_discard_dir_entry";
+    private static final String REHEARSAL_PREFIX = "sqliteos_rehearsal_";
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext FILL_DIR_CALL =
             new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
+    private static final CallContext POINTER_OF_POINTER_AND_SIZE = new CallContext(Type.POINTER, Type.POINTER, Type.UINT64);
+    private static final CallContext INT_OF_POINTER_AND_INT = new CallContext(Type.SINT32, Type.POINTER, Type.SINT32);
+    private static final CallContext INT_OF_POINTER = new CallContext(Type.SINT32, Type.POINTER);
+    private static final CallContext VOID_OF_POINTER = new CallContext(Type.VOID, Type.POINTER);
     /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
     private static final long ENOSYS = 38;
 
@@ -46,6 +51,7 @@ final class LibfuseShim {
     private static long incrementEpoch; // the function's address, 0 if absent
     private static volatile long fillDir; // the same
     private static volatile long discardingFiller; // the same
+    private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
 
     private LibfuseShim() {}
 
@@ -93,6 +99,31 @@ final class LibfuseShim {
         return discardingFiller;
     }
 
+    /** True when the rehearsal's functions (rehearsal.c) are there to call. */
+    static boolean rehearses() {
+        return rehearsalStart != 0 && rehearsalRound != 0 && rehearsalListing != 0 && rehearsalEnd != 0;
+    }
+
+    /** Starts a rehearsal over the fuse_operations at {@code operations}; 0 when libfuse will not have it. */
+    static long startRehearsal(long operations, long size) {
+        return Invoker.getInstance().invokeN2(POINTER_OF_POINTER_AND_SIZE, rehearsalStart, operations, size);
+    }
+
+    /** Rehearses round {@code round} of common requests: 0, or the first unexpected error (-errno). */
+    static int rehearseRound(long rehearsal, int round) {
+        return (int) Invoker.getInstance().invokeN2(INT_OF_POINTER_AND_INT, rehearsalRound, rehearsal, round);
+    }
+
+    /** Rehearses the listing of a directory of many entries: 0 or -errno. */
+    static int rehearseListing(long rehearsal) {
+        return (int) Invoker.getInstance().invokeN1(INT_OF_POINTER, rehearsalListing, rehearsal);
+    }
+
+    /** Ends a rehearsal and frees it. */
+    static void endRehearsal(long rehearsal) {
+        Invoker.getInstance().invokeN1(VOID_OF_POINTER, rehearsalEnd, rehearsal);
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -111,6 +142,10 @@ final class LibfuseShim {
                 incrementEpoch = lib.getSymbolAddress(EPOCH_SYMBOL);
                 fillDir = lib.getSymbolAddress(FILL_DIR_SYMBOL);
                 discardingFiller = lib.getSymbolAddress(DISCARD_SYMBOL);
+                rehearsalStart = lib.getSymbolAddress(REHEARSAL_PREFIX + "start");
+                rehearsalRound = lib.getSymbolAddress(REHEARSAL_PREFIX + "round");
+                rehearsalListing = lib.getSymbolAddress(REHEARSAL_PREFIX + "listing");
+                rehearsalEnd = lib.getSymbolAddress(REHEARSAL_PREFIX + "end");
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

@@ -101,6 +101,20 @@ public final class SqliteosFuse extends FuseStubFS {
         this.onServing = onServing;
     }
 
+    /**
+     * A copy of this adapter's fuse_operations in native memory, for libfuse:
+     * jnr keeps the struct itself on the Java heap, and copies it likewise for
+     * each call that passes it.
+     */
+    Pointer operationsInNativeMemory() {
+        int size = Struct.size(fuseOperations);
+        byte[] bytes = new byte[size];
+        Struct.getMemory(fuseOperations).get(0, bytes, 0, size);
+        Pointer copy = jnr.ffi.Memory.allocateDirect(Runtime.getSystemRuntime(), size);
+        copy.put(0, bytes, 0, size);
+        return copy;
+    }
+
     /** Where the flag bit-field sits in fuse_operations. */
     private long flagsOffset() {
         return memberOffset(ru.serce.jnrfuse.struct.FuseOperations.class, "flag_nullpath_ok");
