@@ -15,7 +15,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs the file system's common requests a few thousand times on a scratch
  * database of its own, on a background thread once the mount is up, so
- * that the JIT has compiled them before the first clients arrive. Otherwise a
+ * that the JIT has compiled them before the first clients arrive. The
+ * requests take the path a kernel's do, through libfuse, jnr and the adapter
+ * ({@link RequestRehearsal}); without the native library that makes this
+ * possible, they are calls of the file system alone. Otherwise a
  * new mount serves its first ten thousand requests or so (an untar, a clone)
  * at half speed, mostly interpreted. The mount's own database is never
  * touched; a failure here only means a colder start. Once clients keep the

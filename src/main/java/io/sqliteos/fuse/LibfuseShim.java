@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  * Without it attributes are never cached and workers come and go, which is
  * slower and just as correct. The same library sends the kernel the one
  * notification libfuse 2 lacks: drop every cached name ({@link #incrementEpoch});
- * and it hands libfuse many directory entries in one call ({@link #fillDir},
- * dir_fill.c).
+ * it hands libfuse many directory entries in one call ({@link #fillDir},
+ * dir_fill.c); and it rehearses requests for the JIT warm-up
+ * ({@link RequestRehearsal}, rehearsal.c).
  */
 final class LibfuseShim {
 
