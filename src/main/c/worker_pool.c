@@ -47,6 +47,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <jni.h>
@@ -65,6 +67,15 @@
 /* Checks without a new request before the standby stops checking (until the next one comes). */
 #define QUIET_CHECKS 100
 
+/*
+ * The largest read or write one request may carry: 1 MiB (256 pages), the
+ * kernel's limit since protocol 7.28. libfuse 2 speaks 7.19, whose limit is
+ * 32 pages (128 KiB); see large_requests below.
+ */
+#define MAX_PAGES 256
+#define REQUEST_BUFFER_BYTES (MAX_PAGES * 4096 + 4096)
+
+static void *chan_send_sym, *chan_data_sym;
 static void *receive_buf_sym, *process_buf_sym, *exited_sym, *exit_sym, *reset_sym, *next_chan_sym,
         *bufsize_sym, *chan_fd_sym, *real_loop_sym;
 
@@ -165,6 +176,100 @@ static void free_worker(struct worker *w) {
     pthread_cond_destroy(&w->wake);
     free(w->buf);
     free(w);
+}
+
+/*
+ * Large requests. The kernel sends reads and writes of up to 1 MiB to a file
+ * system that answers its INIT with protocol 7.28 or later, the flag
+ * FUSE_MAX_PAGES and a max_pages; libfuse 2 answers with 7.19, and requests
+ * stay at 128 KiB: eight times the round trips, each dear on a virtual
+ * machine, for a large read or write. So the loop serves the INIT on a
+ * channel of its own whose send amends libfuse's answer on its way to the
+ * kernel: minor 28, FUSE_MAX_PAGES, max_pages 256. The channel also reports a
+ * buffer of 1 MiB and more, so that libfuse offers writes of that size (the
+ * max_write option permitting), and every worker reads into a buffer that
+ * large. Nothing else changes with the minor: the kernel tells the formats
+ * of its requests by the minor of its own INIT, which libfuse reads as ever,
+ * and the features added up to 7.28 are flags libfuse does not set, or
+ * requests it answers with ENOSYS, after which the kernel does without them
+ * (lseek, copy_file_range), as it did before.
+ */
+#define FUSE_INIT 26
+#define FUSE_MAX_PAGES_FLAG (1u << 22)
+#define LARGE_REQUESTS_MINOR 28
+
+struct init_in { uint32_t major, minor, max_readahead, flags; };
+/* fuse_init_out as of 7.28 and later, zero past max_pages; libfuse 2 sends its first 24 bytes */
+struct init_out {
+    uint32_t major, minor, max_readahead, flags;
+    uint16_t max_background, congestion_threshold;
+    uint32_t max_write, time_gran;
+    uint16_t max_pages, map_alignment;
+    uint32_t unused[8];
+};
+struct chan_ops {
+    int (*receive)(struct fuse_chan **chp, char *buf, size_t size);
+    int (*send)(struct fuse_chan *ch, const struct iovec iov[], size_t count);
+    void (*destroy)(struct fuse_chan *ch);
+};
+typedef struct fuse_chan *(*chan_new_fn)(struct chan_ops *, int, size_t, void *);
+typedef int (*chan_send_fn)(struct fuse_chan *, const struct iovec[], size_t);
+typedef void *(*chan_data_fn)(struct fuse_chan *);
+
+static int is_init(const struct fuse_buf *buf) {
+    return !(buf->flags & FUSE_BUF_IS_FD) && buf->size >= sizeof(struct fuse_in_header) + sizeof(struct init_in)
+            && ((const struct fuse_in_header *) buf->mem)->opcode == FUSE_INIT;
+}
+
+/* The INIT channel's send: libfuse's answer, amended, to the kernel's channel (its data). */
+static int send_large_init(struct fuse_chan *ch, const struct iovec iov[], size_t count) {
+    struct fuse_chan *kernel = ((chan_data_fn) libfuse_symbol(&chan_data_sym, "fuse_chan_data"))(ch);
+    chan_send_fn send = (chan_send_fn) libfuse_symbol(&chan_send_sym, "fuse_chan_send");
+    struct fuse_out_header out;
+    struct init_out init;
+    if (count != 2 || iov[0].iov_len != sizeof out || iov[1].iov_len < 24 || iov[1].iov_len > sizeof init) {
+        return send(kernel, iov, count); /* an error, or not the 7.19 answer: as it is */
+    }
+    memcpy(&out, iov[0].iov_base, sizeof out);
+    memset(&init, 0, sizeof init);
+    memcpy(&init, iov[1].iov_base, iov[1].iov_len);
+    if (out.error != 0 || init.major != 7 || init.minor >= LARGE_REQUESTS_MINOR) {
+        return send(kernel, iov, count);
+    }
+    init.minor = LARGE_REQUESTS_MINOR;
+    init.flags |= FUSE_MAX_PAGES_FLAG;
+    init.max_pages = MAX_PAGES;
+    out.len = sizeof out + sizeof init;
+    struct iovec amended[2] = { { &out, sizeof out }, { &init, sizeof init } };
+    return send(kernel, amended, 2);
+}
+
+static int no_receive(struct fuse_chan **chp, char *buf, size_t size) {
+    (void) chp;
+    (void) buf;
+    (void) size;
+    return -ENODEV;
+}
+
+/*
+ * Serves the kernel's INIT, asking for large requests when the kernel knows
+ * them (7.28 and later); otherwise, or when libfuse lacks a function, as
+ * libfuse would.
+ */
+static void serve_init(struct pool *p, struct fuse_buf *buf, struct fuse_chan *ch) {
+    const struct init_in *in = (const struct init_in *) ((const char *) buf->mem + sizeof(struct fuse_in_header));
+    void *libfuse = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
+    /* libfuse keeps an older fuse_chan_new under the same name */
+    chan_new_fn chan_new = libfuse == NULL ? NULL : (chan_new_fn) dlvsym(libfuse, "fuse_chan_new", "FUSE_2.6");
+    struct fuse_chan *init_chan = NULL;
+    if (in->major == 7 && in->minor >= LARGE_REQUESTS_MINOR && chan_new != NULL
+            && libfuse_symbol(&chan_data_sym, "fuse_chan_data") != NULL
+            && libfuse_symbol(&chan_send_sym, "fuse_chan_send") != NULL) {
+        struct chan_ops ops = { no_receive, send_large_init, NULL };
+        init_chan = chan_new(&ops, p->fd, p->bufsize, ch);
+    }
+    p->process(p->se, buf, init_chan != NULL ? init_chan : ch);
+    free(init_chan); /* never part of the session: nothing else refers to it */
 }
 
 static int is_forget(const struct fuse_buf *buf) {
@@ -393,7 +498,11 @@ static int serve_requests(struct worker *w) {
         }
         pthread_mutex_unlock(&p->lock);
 
-        p->process(p->se, &buf, ch);
+        if (is_init(&buf)) {
+            serve_init(p, &buf, ch);
+        } else {
+            p->process(p->se, &buf, ch);
+        }
 
         pthread_mutex_lock(&p->lock);
         p->busy--;
@@ -431,6 +540,9 @@ int fuse_session_loop_mt(struct fuse_session *se) {
     p.jvm = the_jvm();
     p.ch = next_chan(se, NULL);
     p.bufsize = bufsize(p.ch);
+    if (p.bufsize < REQUEST_BUFFER_BYTES) {
+        p.bufsize = REQUEST_BUFFER_BYTES; /* room for the large requests serve_init asks for */
+    }
     p.fd = chan_fd(p.ch);
     pthread_mutex_init(&p.lock, NULL);
     sem_init(&p.finished, 0, 0);

@@ -45,8 +45,8 @@ public final class Database implements AutoCloseable {
     private static final int BACKSTOP_CHECKPOINT_PAGES = 16384;
     /** How long plain writes may wait in a batch by default; 0 commits each on its own. */
     private static final long BATCH_NANOS = TimeUnit.MICROSECONDS.toNanos(Long.getLong("sqliteos.batchMicros", 2000));
-    /** At most 32 MiB of data: a step writes at most one FUSE request's 128 KiB. */
-    private static final int BATCH_MAX_STEPS = 256;
+    /** At most 64 MiB of data: a step writes at most one FUSE request's 1 MiB. */
+    private static final int BATCH_MAX_STEPS = 64;
     /** No batch opens with less room than this under the database: a full disk may undo a whole transaction. */
     private static final long BATCH_MIN_FREE_BYTES = 256L << 20;
     /** Even at 2 GB/s a batch cannot use up that room between two checks this far apart. */

@@ -9,8 +9,12 @@ import java.util.concurrent.CompletableFuture;
 /** Mounts a {@link FileSystem} with the FUSE options SQLiteOS relies on. */
 public final class FuseMount {
 
-    /** The most data one read or write request carries (libfuse 2 and the kernel allow no more). */
-    static final int MAX_REQUEST_BYTES = 128 * 1024;
+    /**
+     * The most data one read or write request carries: what the kernel allows
+     * since protocol 7.28, which the libfuse shim asks for (worker_pool.c).
+     * Without it libfuse 2 and the kernel keep to 128 KiB.
+     */
+    static final int MAX_REQUEST_BYTES = 1024 * 1024;
 
     /**
      * Options every mount gets: real inode numbers, kernel permission checks,

@@ -395,12 +395,24 @@ public final class SqliteosFuse extends FuseStubFS {
         });
     }
 
-    /** Each FUSE thread's buffer for the data of one read or write, which the file system never keeps. */
-    private static final ThreadLocal<byte[]> REQUEST_BUFFERS = ThreadLocal.withInitial(() -> new byte[FuseMount.MAX_REQUEST_BYTES]);
+    /**
+     * Each FUSE thread's buffer for the data of one read or write, which the
+     * file system never keeps. It grows to the largest request the thread has
+     * served, up to {@link FuseMount#MAX_REQUEST_BYTES}: a thread that serves
+     * only small ones keeps a small one.
+     */
+    private static final ThreadLocal<byte[]> REQUEST_BUFFERS = ThreadLocal.withInitial(() -> new byte[128 * 1024]);
 
     private static byte[] requestBuffer(long size) {
         byte[] b = REQUEST_BUFFERS.get();
-        return size <= b.length ? b : new byte[(int) size];
+        if (size <= b.length) {
+            return b;
+        }
+        b = new byte[(int) size];
+        if (size <= FuseMount.MAX_REQUEST_BYTES) {
+            REQUEST_BUFFERS.set(b);
+        }
+        return b;
     }
 
     @Override
