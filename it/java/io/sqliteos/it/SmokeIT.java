@@ -32,6 +32,8 @@ class SmokeIT {
     @Test
     void theWarmUpAfterMountingLeavesNoTraceAndNoOtherMountHarmed() throws Exception {
         MountedFs.eventually("the first mount's warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
+        // it went through libfuse and the adapter, not only the file system's own code
+        assertThat(fs.log()).containsPattern("warm-up: \\d+ rounds of common requests through libfuse");
         fs.sh("echo kept > kept.txt").ok();
         try (MountedFs fresh = MountedFs.start("--size", "256M")) {
             MountedFs.eventually("the warm-up to finish", 60, () -> fresh.log().contains("warm-up: "));
@@ -44,6 +46,25 @@ class SmokeIT {
             String j = "java -jar " + MountedFs.jar();
             assertThat(fs.sh(j + " tx -- cat kept.txt").ok().stdout()).isEqualTo("kept\n");
         }
+    }
+
+    @Test
+    void sequentialReadersGetLargeRequestsAndAWideReadahead() throws Exception {
+        String mount = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/mountinfo")).stream()
+                .filter(l -> l.split(" ")[4].equals(fs.root().toString())).findFirst().orElseThrow();
+        assertThat(mount).contains("max_read=1048576");
+        java.nio.file.Path window = java.nio.file.Path.of("/sys/class/bdi", mount.split(" ")[2], "read_ahead_kb");
+        // the kernel lowers it when the INIT exchange completes: it must have been raised after that, and hold
+        MountedFs.eventually("the readahead to be raised", 30, () -> fs.log().contains("readahead of "));
+        assertThat(java.nio.file.Files.readString(window).trim()).isEqualTo("2048");
+        // a file written and read back in 1 MiB calls, through the cache and around it
+        fs.sh("head -c 5000000 /dev/urandom > /tmp/sqliteos-smoke-seq.bin"
+                + " && dd if=/tmp/sqliteos-smoke-seq.bin of=seq.bin bs=1M conv=fsync status=none"
+                + " && echo 3 > /proc/sys/vm/drop_caches"
+                + " && dd if=seq.bin bs=1M status=none | cmp - /tmp/sqliteos-smoke-seq.bin"
+                + " && dd if=seq.bin bs=1M iflag=direct status=none | cmp - /tmp/sqliteos-smoke-seq.bin"
+                + " && rm /tmp/sqliteos-smoke-seq.bin seq.bin").ok();
+        assertThat(java.nio.file.Files.readString(window).trim()).isEqualTo("2048");
     }
 
     @Test
