@@ -7,10 +7,12 @@
 #define SQLITEOS_LIBFUSE2_H
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 typedef struct fuse_req *fuse_req_t;
 struct fuse;
@@ -60,6 +62,7 @@ struct fuse_out_header {
     uint64_t unique;
 };
 #define FUSE_FORGET 2
+#define FUSE_INIT 26
 #define FUSE_BATCH_FORGET 42
 #define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
 
@@ -78,6 +81,32 @@ typedef int (*session_exited_fn)(struct fuse_session *);
 typedef void (*session_void_fn)(struct fuse_session *);
 typedef int (*session_loop_fn)(struct fuse_session *);
 
+/* The start of the kernel's INIT request, as every protocol version since 7.6 has it. */
+struct fuse_init_in {
+    uint32_t major;
+    uint32_t minor;
+    uint32_t max_readahead;
+    uint32_t flags;
+};
+
+/* A channel of one's own (fuse_chan_new): how it reads requests and sends replies. */
+struct fuse_chan_ops {
+    int (*receive)(struct fuse_chan **chp, char *buf, size_t size);
+    int (*send)(struct fuse_chan *ch, const struct iovec iov[], size_t count);
+    void (*destroy)(struct fuse_chan *ch);
+};
+typedef struct fuse_chan *(*chan_new_fn)(struct fuse_chan_ops *, int, size_t, void *);
+typedef int (*chan_send_fn)(struct fuse_chan *, const struct iovec[], size_t);
+typedef void *(*chan_data_fn)(struct fuse_chan *);
+
+/* The receive of a channel that is handed its requests instead of reading them. */
+static inline int receive_nothing(struct fuse_chan **chp, char *buf, size_t size) {
+    (void) chp;
+    (void) buf;
+    (void) size;
+    return -ENODEV;
+}
+
 /*
  * A libfuse function, looked up once through libfuse's own handle: this
  * library stands in front of some of them, so the default lookup would find
@@ -88,6 +117,17 @@ static inline void *libfuse_symbol(void **slot, const char *name) {
     if (fn == NULL) {
         void *lib = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
         fn = lib == NULL ? NULL : dlsym(lib, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
+/* Like libfuse_symbol, for a function that libfuse also keeps in older forms under the same name. */
+static inline void *libfuse_versioned(void **slot, const char *name, const char *version) {
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (fn == NULL) {
+        void *lib = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
+        fn = lib == NULL ? NULL : dlvsym(lib, name, version);
         __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
     }
     return fn;

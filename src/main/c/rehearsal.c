@@ -32,7 +32,7 @@ __thread int sqliteos_rehearsing;
 enum {
     FUSE_LOOKUP = 1, FUSE_GETATTR = 3, FUSE_SETATTR = 4, FUSE_MKNOD = 8, FUSE_MKDIR = 9,
     FUSE_UNLINK = 10, FUSE_RMDIR = 11, FUSE_RENAME = 12, FUSE_OPEN = 14, FUSE_READ = 15, FUSE_WRITE = 16,
-    FUSE_RELEASE = 18, FUSE_GETXATTR = 22, FUSE_INIT = 26, FUSE_OPENDIR = 27, FUSE_READDIR = 28,
+    FUSE_RELEASE = 18, FUSE_GETXATTR = 22, FUSE_OPENDIR = 27, FUSE_READDIR = 28,
     FUSE_RELEASEDIR = 29, FUSE_CREATE = 35
 };
 enum { FATTR_MODE = 1, FATTR_ATIME = 1 << 4, FATTR_MTIME = 1 << 5 };
@@ -57,7 +57,6 @@ struct release_in { uint64_t fh; uint32_t flags, release_flags; uint64_t lock_ow
 struct io_in { uint64_t fh, offset; uint32_t size, io_flags; uint64_t lock_owner; uint32_t flags, padding; };
 struct getxattr_in { uint32_t size, padding; };
 struct forget_in { uint64_t nlookup; };
-struct init_in { uint32_t major, minor, max_readahead, flags; };
 struct dirent_head { uint64_t ino, off; uint32_t namelen, type; };
 
 struct fuse_args {
@@ -65,29 +64,11 @@ struct fuse_args {
     char **argv;
     int allocated;
 };
-struct fuse_chan_ops {
-    int (*receive)(struct fuse_chan **chp, char *buf, size_t size);
-    int (*send)(struct fuse_chan *ch, const struct iovec iov[], size_t count);
-    void (*destroy)(struct fuse_chan *ch);
-};
-typedef struct fuse_chan *(*chan_new_fn)(struct fuse_chan_ops *, int, size_t, void *);
-typedef void *(*chan_data_fn)(struct fuse_chan *);
 typedef struct fuse *(*fuse_new_fn)(struct fuse_chan *, struct fuse_args *, const void *, size_t, void *);
 typedef void (*fuse_destroy_fn)(struct fuse *);
 typedef void (*session_process_fn)(struct fuse_session *, const char *, size_t, struct fuse_chan *);
 
 static void *chan_new_sym, *chan_data_sym, *fuse_new_sym, *destroy_sym, *get_session_sym, *process_sym;
-
-/* Like libfuse_symbol, for a function that libfuse also keeps in older forms under the same name. */
-static void *libfuse_versioned(void **slot, const char *name, const char *version) {
-    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (fn == NULL) {
-        void *lib = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
-        fn = lib == NULL ? NULL : dlvsym(lib, name, version);
-        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
-    }
-    return fn;
-}
 
 struct rehearsal {
     struct fuse *fuse;
@@ -119,14 +100,6 @@ static int keep_reply(struct fuse_chan *ch, const struct iovec iov[], size_t cou
     }
     r->reply_length = at;
     return 0;
-}
-
-/* The channel's receive: never called, requests are handed over directly. */
-static int no_receive(struct fuse_chan **chp, char *buf, size_t size) {
-    (void) chp;
-    (void) buf;
-    (void) size;
-    return -ENODEV;
 }
 
 /*
@@ -183,7 +156,7 @@ static uint64_t reply_u64(const struct rehearsal *r, size_t offset) {
 
 static int forget(struct rehearsal *r, uint64_t node, uint64_t lookups) {
     struct forget_in in = { lookups };
-    return request(r, 2 /* FUSE_FORGET */, node, &in, sizeof in, NULL, NULL, NULL, 0) == 1 ? 0 : -EPROTO;
+    return request(r, FUSE_FORGET, node, &in, sizeof in, NULL, NULL, NULL, 0) == 1 ? 0 : -EPROTO;
 }
 
 static int mkdir_at(struct rehearsal *r, uint64_t parent, const char *name, uint64_t *node) {
@@ -251,7 +224,7 @@ struct rehearsal *sqliteos_rehearsal_start(const void *ops, size_t op_size) {
     for (size_t i = 0; i < sizeof r->data; i++) {
         r->data[i] = (char) ('a' + i % 26);
     }
-    struct fuse_chan_ops chan_ops = { no_receive, keep_reply, NULL };
+    struct fuse_chan_ops chan_ops = { receive_nothing, keep_reply, NULL };
     r->chan = chan_new(&chan_ops, -1, 132 * 1024 + 4096, r);
     /* the library options of the mount (FuseMount.BASE_OPTIONS): the same request paths */
     char *argv[] = { "sqliteos-rehearsal", "-o", "use_ino,readdir_ino,hard_remove,big_writes", NULL };
@@ -263,7 +236,7 @@ struct rehearsal *sqliteos_rehearsal_start(const void *ops, size_t op_size) {
     }
     r->session = get_session(r->fuse);
     sqliteos_rehearsing = 1;
-    struct init_in init = { 7, PROTOCOL_MINOR, 128 * 1024, 0 };
+    struct fuse_init_in init = { 7, PROTOCOL_MINOR, 128 * 1024, 0 };
     int err = request(r, FUSE_INIT, 0, &init, sizeof init, NULL, NULL, NULL, 0);
     r->initialized = err == 0;
     uint64_t top = 0;

@@ -75,7 +75,7 @@
 #define MAX_PAGES 256
 #define REQUEST_BUFFER_BYTES (MAX_PAGES * 4096 + 4096)
 
-static void *chan_send_sym, *chan_data_sym;
+static void *chan_new_sym, *chan_send_sym, *chan_data_sym;
 static void *receive_buf_sym, *process_buf_sym, *exited_sym, *exit_sym, *reset_sym, *next_chan_sym,
         *bufsize_sym, *chan_fd_sym, *real_loop_sym;
 
@@ -194,11 +194,9 @@ static void free_worker(struct worker *w) {
  * requests it answers with ENOSYS, after which the kernel does without them
  * (lseek, copy_file_range), as it did before.
  */
-#define FUSE_INIT 26
 #define FUSE_MAX_PAGES_FLAG (1u << 22)
 #define LARGE_REQUESTS_MINOR 28
 
-struct init_in { uint32_t major, minor, max_readahead, flags; };
 /* fuse_init_out as of 7.28 and later, zero past max_pages; libfuse 2 sends its first 24 bytes */
 struct init_out {
     uint32_t major, minor, max_readahead, flags;
@@ -207,17 +205,9 @@ struct init_out {
     uint16_t max_pages, map_alignment;
     uint32_t unused[8];
 };
-struct chan_ops {
-    int (*receive)(struct fuse_chan **chp, char *buf, size_t size);
-    int (*send)(struct fuse_chan *ch, const struct iovec iov[], size_t count);
-    void (*destroy)(struct fuse_chan *ch);
-};
-typedef struct fuse_chan *(*chan_new_fn)(struct chan_ops *, int, size_t, void *);
-typedef int (*chan_send_fn)(struct fuse_chan *, const struct iovec[], size_t);
-typedef void *(*chan_data_fn)(struct fuse_chan *);
 
 static int is_init(const struct fuse_buf *buf) {
-    return !(buf->flags & FUSE_BUF_IS_FD) && buf->size >= sizeof(struct fuse_in_header) + sizeof(struct init_in)
+    return !(buf->flags & FUSE_BUF_IS_FD) && buf->size >= sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in)
             && ((const struct fuse_in_header *) buf->mem)->opcode == FUSE_INIT;
 }
 
@@ -244,28 +234,19 @@ static int send_large_init(struct fuse_chan *ch, const struct iovec iov[], size_
     return send(kernel, amended, 2);
 }
 
-static int no_receive(struct fuse_chan **chp, char *buf, size_t size) {
-    (void) chp;
-    (void) buf;
-    (void) size;
-    return -ENODEV;
-}
-
 /*
  * Serves the kernel's INIT, asking for large requests when the kernel knows
  * them (7.28 and later); otherwise, or when libfuse lacks a function, as
  * libfuse would.
  */
 static void serve_init(struct pool *p, struct fuse_buf *buf, struct fuse_chan *ch) {
-    const struct init_in *in = (const struct init_in *) ((const char *) buf->mem + sizeof(struct fuse_in_header));
-    void *libfuse = dlopen("libfuse.so.2", RTLD_LAZY | RTLD_NOLOAD);
-    /* libfuse keeps an older fuse_chan_new under the same name */
-    chan_new_fn chan_new = libfuse == NULL ? NULL : (chan_new_fn) dlvsym(libfuse, "fuse_chan_new", "FUSE_2.6");
+    const struct fuse_init_in *in = (const struct fuse_init_in *) ((const char *) buf->mem + sizeof(struct fuse_in_header));
+    chan_new_fn chan_new = (chan_new_fn) libfuse_versioned(&chan_new_sym, "fuse_chan_new", "FUSE_2.6");
     struct fuse_chan *init_chan = NULL;
     if (in->major == 7 && in->minor >= LARGE_REQUESTS_MINOR && chan_new != NULL
             && libfuse_symbol(&chan_data_sym, "fuse_chan_data") != NULL
             && libfuse_symbol(&chan_send_sym, "fuse_chan_send") != NULL) {
-        struct chan_ops ops = { no_receive, send_large_init, NULL };
+        struct fuse_chan_ops ops = { receive_nothing, send_large_init, NULL };
         init_chan = chan_new(&ops, p->fd, p->bufsize, ch);
     }
     p->process(p->se, buf, init_chan != NULL ? init_chan : ch);
