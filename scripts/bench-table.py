@@ -3,13 +3,16 @@
 
     bench-table.py RESULTS.tsv [OUT.json]
 
-RESULTS.tsv has lines "workload<TAB>system<TAB>value<TAB>unit<TAB>better".
-File-system workloads (against tmpfs and FUSE file systems), transaction cost
+RESULTS.tsv has lines "workload<TAB>system<TAB>value<TAB>unit<TAB>better"; a
+workload run in several rounds has a line per round, and its figure is their
+median. File-system workloads (against tmpfs and FUSE file systems), transaction cost
 (tx_*, SQLiteOS alone) and IPC workloads (ipc_*, against a Unix pipe and a Unix
 socket) get a table each. With
-OUT.json, all rows are also written as JSON.
+OUT.json, every figure is also written as JSON (with each round's value
+under "runs" when there were several).
 """
 import json
+import statistics
 import sys
 
 
@@ -39,13 +42,14 @@ def print_table(workloads, systems, data):
 
 def main():
     rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-    systems, workloads, data = [], [], {}
+    systems, workloads, runs = [], [], {}
     for name, system, value, unit, better in rows:
         if system not in systems:
             systems.append(system)
         if name not in [w[0] for w in workloads]:
             workloads.append((name, unit, better))
-        data[(name, system)] = float(value)
+        runs.setdefault((name, system), []).append(float(value))
+    data = {key: statistics.median(values) for key, values in runs.items()}
     # file-system, transaction and IPC workloads compare against different systems: one table each
     groups = {}
     for w in workloads:
@@ -53,11 +57,24 @@ def main():
     for group in groups.values():
         measured = [s for s in systems if any((w[0], s) in data for w in group)]
         print_table(group, measured, data)
+    rounds = max(len(v) for v in runs.values()) if runs else 1
+    if rounds > 1:
+        print(f"\nfigures run in rounds are the median of {rounds}")
     print("\nratios: SQLiteOS relative to each system, >1 means SQLiteOS is better (faster, or less memory/time)")
     if len(sys.argv) > 2 and sys.argv[2]:
+        out = []
+        for name, unit, better in workloads:
+            for system in systems:
+                values = runs.get((name, system))
+                if values is None:
+                    continue
+                entry = {"workload": name, "system": system, "value": data[(name, system)], "unit": unit,
+                         "better": better}
+                if len(values) > 1:
+                    entry["runs"] = values
+                out.append(entry)
         with open(sys.argv[2], "w") as f:
-            json.dump([{"workload": n, "system": s, "value": float(v), "unit": u, "better": b}
-                       for n, s, v, u, b in rows], f, indent=1)
+            json.dump(out, f, indent=1)
         print(f"wrote {sys.argv[2]}")
 
 
