@@ -792,6 +792,23 @@ final class SqliteStore implements Store {
     }
 
     @Override
+    public boolean overwriteInBlock(long ino, long index, int from, byte[] bytes) {
+        try {
+            // one statement finds the block and checks its length: an overwrite inside a
+            // file's data (a database page, a random write) needs no lookup first
+            PreparedStatement ps = sql("UPDATE extent SET data = CAST(substr(data, 1, ?1) || ?2 || substr(data, ?3 + 1) AS BLOB)"
+                    + " WHERE key = ?4 AND length(data) >= ?3");
+            ps.setInt(1, from);
+            ps.setBytes(2, bytes);
+            ps.setInt(3, from + bytes.length);
+            ps.setLong(4, blockKey(ino, index));
+            return ps.executeUpdate() == 1;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
     public long deleteBlocks(long ino, long from, long to) {
         try {
             long first = blockKey(ino, from);

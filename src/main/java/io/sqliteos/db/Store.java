@@ -128,6 +128,13 @@ public interface Store extends MessageStore, AutoCloseable {
      */
     void patchBlock(long ino, long index, int from, byte[] bytes);
 
+    /**
+     * Writes {@code bytes} over bytes the block already holds, at {@code from}:
+     * true if it did; false, changing nothing, if the block is a hole or ends
+     * before {@code from + bytes.length}. The stored size is the same after.
+     */
+    boolean overwriteInBlock(long ino, long index, int from, byte[] bytes);
+
     /** Deletes the blocks with index in [from, to) and returns the bytes they held. */
     long deleteBlocks(long ino, long from, long to);
 

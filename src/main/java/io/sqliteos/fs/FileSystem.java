@@ -906,10 +906,18 @@ public final class FileSystem {
     /** Stores bytes into blocks and returns how many stored bytes were added. */
     private long writeRange(Store s, long ino, long offset, byte[] src, int length) {
         long end = offset + length;
-        long grown = 0;
-        long budgetLeft = capacityBytes - s.usedBytes();
         long first = BlockLayout.index(offset);
         long last = BlockLayout.index(end - 1);
+        if (first == last && length < BlockLayout.BLOCK_SIZE) {
+            // Most small writes land on bytes already stored: they take one statement and
+            // use no space. Anything else (a hole, growth) goes the general way below.
+            int from = (int) (offset - BlockLayout.start(first));
+            if (s.overwriteInBlock(ino, first, from, java.util.Arrays.copyOfRange(src, 0, length))) {
+                return 0;
+            }
+        }
+        long grown = 0;
+        long budgetLeft = capacityBytes - s.usedBytes();
         int[] lengths = s.blockLengths(ino, first, last + 1);
         for (long index = first; index <= last; index++) {
             long blockStart = BlockLayout.start(index);

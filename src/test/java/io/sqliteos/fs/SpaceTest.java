@@ -50,6 +50,26 @@ class SpaceTest extends FsTestBase {
     }
 
     @Test
+    void storedBytesCanBeOverwrittenWithTheBudgetFullButNotGrown() {
+        byte[] content = new byte[(int) (4 * MIB - 100)];
+        Arrays.fill(content, (byte) 1);
+        writeFile("/a", content);
+        FsStats full = fs.statfs(ROOT);
+        long fh = fs.open(ROOT, "/a", O_RDWR);
+        byte[] page = new byte[4096];
+        Arrays.fill(page, (byte) 7);
+        assertThat(fs.write(ROOT, fh, page, page.length, 8192)).isEqualTo(page.length);
+        System.arraycopy(page, 0, content, 8192, page.length);
+        // a write that ends past the stored bytes of its block needs room the budget lacks
+        byte[] tail = new byte[200];
+        Arrays.fill(tail, (byte) 9);
+        assertErrno(Errno.ENOSPC, () -> fs.write(ROOT, fh, tail, tail.length, content.length - 50));
+        fs.release(ROOT, fh);
+        assertThat(readAll("/a")).isEqualTo(content);
+        assertThat(fs.statfs(ROOT).freeBlocks()).isEqualTo(full.freeBlocks());
+    }
+
+    @Test
     void extendedAttributesAreChargedToTheBudget() {
         writeFile("/f", new byte[0]);
         byte[] value = new byte[FileSystem.XATTR_SIZE_MAX];
