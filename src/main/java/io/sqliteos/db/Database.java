@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
 public final class Database implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Database.class);
-    /** Log pages after which a committing writer checkpoints itself: 64 MiB of 4 KiB pages. */
+    /** Log pages after which a committing writer checkpoints itself: 128 MiB of 8 KiB pages. */
     private static final int BACKSTOP_CHECKPOINT_PAGES = 16384;
     /** How long plain writes may wait in a batch by default; 0 commits each on its own. */
     private static final long BATCH_NANOS = TimeUnit.MICROSECONDS.toNanos(Long.getLong("sqliteos.batchMicros", 2000));
