@@ -775,34 +775,32 @@ final class SqliteStore implements Store {
 
     @Override
     public void patchBlock(long ino, long index, int from, byte[] bytes) {
-        try {
-            // spliced inside SQLite, so the block's other bytes never cross into Java and back
-            PreparedStatement ps = sql("UPDATE extent SET data = CAST(substr(data, 1, ?1)"
-                    + " || zeroblob(max(?1 - length(data), 0)) || ?2 || substr(data, ?3 + 1) AS BLOB) WHERE key = ?4");
-            ps.setInt(1, from);
-            ps.setBytes(2, bytes);
-            ps.setInt(3, from + bytes.length);
-            ps.setLong(4, blockKey(ino, index));
-            if (ps.executeUpdate() != 1) {
-                throw new StoreException(StoreException.Kind.OTHER, "no block " + index + " of inode " + ino + " to patch", null);
-            }
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
+        // spliced inside SQLite, so the block's other bytes never cross into Java and back
+        int changed = splice("UPDATE extent SET data = CAST(substr(data, 1, ?1)"
+                + " || zeroblob(max(?1 - length(data), 0)) || ?2 || substr(data, ?3 + 1) AS BLOB) WHERE key = ?4",
+                ino, index, from, bytes);
+        if (changed != 1) {
+            throw new StoreException(StoreException.Kind.OTHER, "no block " + index + " of inode " + ino + " to patch", null);
         }
     }
 
     @Override
     public boolean overwriteInBlock(long ino, long index, int from, byte[] bytes) {
+        // one statement finds the block and checks its length: an overwrite inside a
+        // file's data (a database page, a random write) needs no lookup first
+        return splice("UPDATE extent SET data = CAST(substr(data, 1, ?1) || ?2 || substr(data, ?3 + 1) AS BLOB)"
+                + " WHERE key = ?4 AND length(data) >= ?3", ino, index, from, bytes) == 1;
+    }
+
+    /** Runs an UPDATE that splices {@code bytes} (?2) into a block (?4) at {@code from} (?1, ending at ?3). */
+    private int splice(String update, long ino, long index, int from, byte[] bytes) {
         try {
-            // one statement finds the block and checks its length: an overwrite inside a
-            // file's data (a database page, a random write) needs no lookup first
-            PreparedStatement ps = sql("UPDATE extent SET data = CAST(substr(data, 1, ?1) || ?2 || substr(data, ?3 + 1) AS BLOB)"
-                    + " WHERE key = ?4 AND length(data) >= ?3");
+            PreparedStatement ps = sql(update);
             ps.setInt(1, from);
             ps.setBytes(2, bytes);
             ps.setInt(3, from + bytes.length);
             ps.setLong(4, blockKey(ino, index));
-            return ps.executeUpdate() == 1;
+            return ps.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
