@@ -881,7 +881,7 @@ public final class FileSystem {
             if (length == 0) {
                 return 0;
             }
-            long grown = writeRange(s, r.ino, start, src, length);
+            long grown = writeRange(s, r.ino, start, src, length, r.size);
             long now = now();
             r.alloc += grown;
             r.size = Math.max(r.size, start + length);
@@ -903,14 +903,15 @@ public final class FileSystem {
         }
     }
 
-    /** Stores bytes into blocks and returns how many stored bytes were added. */
-    private long writeRange(Store s, long ino, long offset, byte[] src, int length) {
+    /** Stores bytes into blocks of a file {@code size} bytes long and returns how many stored bytes were added. */
+    private long writeRange(Store s, long ino, long offset, byte[] src, int length, long size) {
         long end = offset + length;
         long first = BlockLayout.index(offset);
         long last = BlockLayout.index(end - 1);
-        if (first == last && length < BlockLayout.BLOCK_SIZE) {
-            // Most small writes land on bytes already stored: they take one statement and
-            // use no space. Anything else (a hole, growth) goes the general way below.
+        if (first == last && length < BlockLayout.BLOCK_SIZE && end <= size) {
+            // A small write inside the file (a database page, a random write) mostly lands
+            // on bytes already stored: one statement, and no space used. Anything else (an
+            // append, a hole, growth) goes the general way below.
             int from = (int) (offset - BlockLayout.start(first));
             if (s.overwriteInBlock(ino, first, from, java.util.Arrays.copyOfRange(src, 0, length))) {
                 return 0;
