@@ -266,6 +266,16 @@ class CrashRecoveryIT {
         }
     }
 
+    @Test
+    void anUnmountDuringTheWarmUpLeavesNoDatabaseInRam() throws Exception {
+        Set<Path> before = ramDatabases();
+        try (MountedFs fs = MountedFs.start()) {
+            // the warm-up (seconds of rounds on a scratch database in RAM) has just begun
+            Files.writeString(fs.path("f"), "x");
+        } // unmounts and waits for the daemon to exit
+        assertThat(ramDatabases()).as("in-memory databases left in /dev/shm").isSubsetOf(before);
+    }
+
     /** The directories in RAM that hold in-memory databases. */
     private static Set<Path> ramDatabases() throws java.io.IOException {
         try (Stream<Path> dirs = Files.list(Path.of("/dev/shm"))) {

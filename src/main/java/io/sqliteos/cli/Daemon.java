@@ -124,6 +124,7 @@ final class Daemon {
         Runtime.getRuntime().addShutdownHook(unmountOnSignal);
         TransactionManager transactions = new TransactionManager(database, 200);
         IpcServer ipc = null;
+        var warmup = new java.util.concurrent.atomic.AtomicReference<JitWarmup>();
         try {
             var user = new UnixSystem();
             int uid = (int) user.getUid();
@@ -145,7 +146,7 @@ final class Daemon {
                     settings.sizeBytes(), FuseMount.options(settings.fuseOptions()));
             // the warm-up starts once the kernel talks to us, not to compete with the mount for the CPU
             fuse.mountBlocking(fs, settings.mountPoint(), settings.fuseOptions(), settings.debug(),
-                    () -> JitWarmup.startInBackground(fuse::requests));
+                    () -> warmup.set(JitWarmup.startInBackground(fuse::requests)));
             log.info("unmounted {}", settings.mountPoint());
             return 0;
         } catch (RuntimeException e) {
@@ -157,12 +158,24 @@ final class Daemon {
             System.err.println("sqliteos: cannot start the IPC service: " + e.getMessage());
             return 1;
         } finally {
+            stopWarmup(warmup.get());
             if (ipc != null) {
                 ipc.close();
             }
             transactions.close();
             database.close();
             stopped.countDown();
+        }
+    }
+
+    private static void stopWarmup(JitWarmup warmup) {
+        if (warmup == null) {
+            return;
+        }
+        try {
+            warmup.stop();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

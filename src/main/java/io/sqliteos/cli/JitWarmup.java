@@ -8,6 +8,7 @@ import io.sqliteos.fuse.DirectoryFill;
 import io.sqliteos.fuse.RequestRehearsal;
 import io.sqliteos.tx.SessionRouter;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,23 +41,39 @@ final class JitWarmup {
     private static final int O_WRONLY = 01;
     private static final int O_CREAT = 0100;
 
-    private JitWarmup() {
+    private final Thread thread;
+    private volatile boolean stopping;
+
+    private JitWarmup(LongSupplier requests) {
+        thread = new Thread(() -> run(requests), "sqliteos-warmup");
+        thread.setDaemon(true);
     }
 
     /**
-     * Starts the warm-up on a daemon thread, unless {@code -Dsqliteos.warmup=false}.
-     * {@code requests}: how many requests the mount has served so far.
+     * Starts the warm-up on a daemon thread and returns it, unless
+     * {@code -Dsqliteos.warmup=false} (then null). {@code requests}: how many
+     * requests the mount has served so far.
      */
-    static void startInBackground(LongSupplier requests) {
+    static JitWarmup startInBackground(LongSupplier requests) {
         if (!Boolean.parseBoolean(System.getProperty("sqliteos.warmup", "true"))) {
-            return;
+            return null;
         }
-        Thread t = new Thread(() -> run(requests), "sqliteos-warmup");
-        t.setDaemon(true);
-        t.start();
+        JitWarmup warmup = new JitWarmup(requests);
+        warmup.thread.start();
+        return warmup;
     }
 
-    private static void run(LongSupplier requests) {
+    /**
+     * Stops the warm-up at its next round and waits (seconds at most) until its
+     * scratch database is closed: the JVM does not wait for a daemon thread, and
+     * would leave the database's directory in RAM behind.
+     */
+    void stop() throws InterruptedException {
+        stopping = true;
+        thread.join(TimeUnit.SECONDS.toMillis(10));
+    }
+
+    private void run(LongSupplier requests) {
         long start = System.nanoTime();
         int rounds;
         boolean rehearsed;
@@ -65,7 +82,7 @@ final class JitWarmup {
             try {
                 FileSystem fs = new FileSystem(router, 64L << 20);
                 fs.initialize(0, 0);
-                BusyMount mount = new BusyMount(requests);
+                BusyMount mount = new BusyMount(requests, () -> stopping);
                 try (RequestRehearsal rehearsal = RequestRehearsal.start(fs)) {
                     rehearsed = rehearsal != null;
                     rounds = rehearsed ? rehearse(rehearsal, mount) : exercise(fs, mount);
@@ -81,10 +98,13 @@ final class JitWarmup {
         log.info("warm-up: {} rounds of common requests {} in {} ms{}", rounds,
                 rehearsed ? "through libfuse" : "to the file system",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start),
-                rounds < ROUNDS ? ", stopped early: clients keep the mount busy" : "");
+                rounds >= ROUNDS ? "" : stopping ? ", stopped: the mount ended" : ", stopped early: clients keep the mount busy");
     }
 
-    /** Whether clients keep the mount busy, judged every 20 ms by the requests it served meanwhile. */
+    /**
+     * Whether clients keep the mount busy, judged every 20 ms by the requests it
+     * served meanwhile; a mount that has ended counts as busy at once.
+     */
     private static final class BusyMount {
         private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
         private static final long BUSY_REQUESTS = 50; // that many in 20 ms: a client at work, not a glance
@@ -93,12 +113,18 @@ final class JitWarmup {
         private long seen;
         private long nextCheck = System.nanoTime() + CHECK_NANOS;
 
-        BusyMount(LongSupplier requests) {
+        private final BooleanSupplier ended;
+
+        BusyMount(LongSupplier requests, BooleanSupplier ended) {
             this.requests = requests;
+            this.ended = ended;
             this.seen = requests.getAsLong();
         }
 
         boolean busy() {
+            if (ended.getAsBoolean()) {
+                return true;
+            }
             long now = System.nanoTime();
             if (now < nextCheck) {
                 return false;
