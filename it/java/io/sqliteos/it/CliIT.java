@@ -103,6 +103,67 @@ class CliIT {
     }
 
     @Test
+    void sigtermEndsAMountStillInUseAndKeepsItsData() throws Exception {
+        Path db = Files.createTempFile("sqliteos-it-", ".db");
+        Files.delete(db);
+        try {
+            String sum;
+            try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
+                sum = fs.sh("head -c 3000000 /dev/urandom > blob && md5sum blob").ok().stdout();
+                // a process that holds a file keeps a lazily detached mount alive in the kernel
+                Process holder = fs.spawn(0, 0, "exec 3< blob; cd /; echo holding; exec sleep 600");
+                try {
+                    assertThat(MountedFs.firstLine(holder, 10)).isEqualTo("holding");
+                    assertThat(fs.terminate()).isIn(0, 143);
+                } finally {
+                    holder.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+                }
+                assertThat(fs.isMounted()).isFalse();
+                assertThat(fs.log()).contains("still in use").contains("aborted FUSE connection")
+                        .contains("unmounted " + fs.root());
+            }
+            try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
+                assertThat(fs.sh("md5sum blob").ok().stdout()).isEqualTo(sum);
+            }
+        } finally {
+            for (String suffix : new String[] {"", "-wal", "-shm"}) {
+                Files.deleteIfExists(Path.of(db + suffix));
+            }
+        }
+    }
+
+    @Test
+    void sigtermOnAnInMemoryMountStillInUseGivesItsRamBack() throws Exception {
+        java.util.Set<Path> before = ramDatabases();
+        try (MountedFs fs = MountedFs.start("--size", "64M")) {
+            MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
+            Files.writeString(fs.path("f"), "x".repeat(1 << 20));
+            // a memory mapping, as a database engine keeps one, holds the mount like an open file
+            Process holder = fs.spawn(0, 0, "exec python3 -c 'import mmap,sys; f=open(\"f\",\"rb\");"
+                    + " m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); f.close(); import os; os.chdir(\"/\");"
+                    + " print(\"holding\", m[:1].decode(), flush=True); sys.stdin.read()'");
+            try {
+                assertThat(MountedFs.firstLine(holder, 10)).isEqualTo("holding x");
+                java.util.Set<Path> during = ramDatabases();
+                during.removeAll(before);
+                assertThat(during).hasSize(1);
+                assertThat(fs.terminate()).isIn(0, 143);
+                assertThat(during.iterator().next()).doesNotExist();
+            } finally {
+                holder.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** The directories in RAM that hold in-memory databases. */
+    private static java.util.Set<Path> ramDatabases() throws java.io.IOException {
+        try (var dirs = Files.list(Path.of("/dev/shm"))) {
+            return dirs.filter(d -> d.getFileName().toString().startsWith("sqliteos-"))
+                    .collect(java.util.stream.Collectors.toCollection(java.util.HashSet::new));
+        }
+    }
+
+    @Test
     void backgroundMountPrintsWhereAndUnmountsByCommand() throws Exception {
         Path dir = Files.createTempDirectory("sqliteos-it-bg-");
         Path log = Files.createTempFile("sqliteos-it-bg-", ".log");

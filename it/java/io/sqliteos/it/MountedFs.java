@@ -227,7 +227,11 @@ public final class MountedFs implements AutoCloseable {
         return daemon.exitValue();
     }
 
-    /** Unmounts (lazily if busy), stops the daemon and removes the mount point. */
+    /**
+     * Unmounts, stops the daemon and removes the mount point. A mount still in
+     * use (a test's memory mapping lives until the garbage collector frees it)
+     * is stopped with SIGTERM, which ends even a busy mount cleanly.
+     */
     @Override
     public void close() {
         LIVE.remove(this);
@@ -235,7 +239,7 @@ public final class MountedFs implements AutoCloseable {
             if (isMounted()) {
                 Process u = new ProcessBuilder("fusermount", "-u", root.toString()).redirectErrorStream(true).start();
                 if (!u.waitFor(20, TimeUnit.SECONDS) || u.exitValue() != 0) {
-                    new ProcessBuilder("fusermount", "-u", "-z", root.toString()).start().waitFor(20, TimeUnit.SECONDS);
+                    daemon.destroy();
                 }
             }
             if (!daemon.waitFor(20, TimeUnit.SECONDS)) {

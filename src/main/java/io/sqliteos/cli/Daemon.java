@@ -25,6 +25,8 @@ import org.slf4j.LoggerFactory;
 final class Daemon {
 
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+    /** How long a signalled daemon waits for the users of its detached mount to let go. */
+    private static final int IN_USE_GRACE_SECONDS = 3;
 
     /**
      * What a daemon serves and how. {@code sqliteos mount} checks it, then either
@@ -115,6 +117,16 @@ final class Daemon {
                 log.info("signal received: unmounting {}", settings.mountPoint());
                 unmount();
                 try {
+                    if (!stopped.await(IN_USE_GRACE_SECONDS, TimeUnit.SECONDS)) {
+                        // The kernel keeps a detached mount served while anything holds a file or
+                        // mapping of it; end the connection so the database closes cleanly.
+                        log.warn("{} is still in use {} s after the signal (open files or memory mappings):"
+                                + " ending its FUSE connection; their users get ENOTCONN",
+                                settings.mountPoint(), IN_USE_GRACE_SECONDS);
+                        if (!fuse.abortConnection()) {
+                            log.warn("the daemon serves until the last user of {} lets go", settings.mountPoint());
+                        }
+                    }
                     stopped.await(10, TimeUnit.SECONDS);
                 } catch (InterruptedException ignored) {
                     Thread.currentThread().interrupt();

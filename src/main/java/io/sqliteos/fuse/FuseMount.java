@@ -71,6 +71,7 @@ public final class FuseMount {
     public static final class Binding {
         private final CompletableFuture<SqliteosFuse> adapter;
         private final NameCacheTimeouts nameCache;
+        private final KernelConnection connection = new KernelConnection();
 
         private Binding(CompletableFuture<SqliteosFuse> adapter, NameCacheTimeouts nameCache) {
             this.adapter = adapter;
@@ -80,6 +81,14 @@ public final class FuseMount {
         /** How many requests the kernel has sent so far (0 before the mount). */
         public long requests() {
             return adapter.isDone() && !adapter.isCompletedExceptionally() ? adapter.join().requests() : 0;
+        }
+
+        /**
+         * Ends the mount's kernel connection, for a daemon told to stop while
+         * processes still use its detached mount. False if it cannot.
+         */
+        public boolean abortConnection() {
+            return connection.abort();
         }
 
         /** The kernel name cache policy, for the transactions to fence. */
@@ -95,7 +104,7 @@ public final class FuseMount {
                                   Runnable onServing) {
             SqliteosFuse fuse = adapter.join();
             fuse.serve(fs, onServing);
-            Readahead.raiseOnceMounted(mountPoint);
+            Readahead.raiseOnceMounted(mountPoint, connection);
             List<String> args = new ArrayList<>();
             args.add("-o");
             args.add(String.join(",", options(userOptions)));

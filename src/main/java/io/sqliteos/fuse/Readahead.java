@@ -3,7 +3,6 @@ package io.sqliteos.fuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,20 +27,23 @@ final class Readahead {
 
     private Readahead() {}
 
-    static void raiseOnceMounted(Path mountPoint) {
-        Thread t = new Thread(() -> raise(mountPoint.toAbsolutePath().normalize().toString()), "sqliteos-readahead");
+    /** Also tells {@code connection} the mount's device number once the mount appears. */
+    static void raiseOnceMounted(Path mountPoint, KernelConnection connection) {
+        Thread t = new Thread(() -> raise(mountPoint.toAbsolutePath().normalize().toString(), connection),
+                "sqliteos-readahead");
         t.setDaemon(true);
         t.start();
     }
 
-    private static void raise(String mountPoint) {
+    private static void raise(String mountPoint, KernelConnection connection) {
         long deadline = System.currentTimeMillis() + WAIT_MILLIS;
         try {
             Path setting = null;
             long settled = 0; // when the window will have kept its value long enough
             while (System.currentTimeMillis() < deadline) {
-                String device = setting == null ? deviceOf(mountPoint) : null;
+                String device = setting == null ? KernelConnection.deviceOf(mountPoint) : null;
                 if (device != null) {
+                    connection.found(device);
                     setting = Path.of("/sys/class/bdi", device, "read_ahead_kb");
                 }
                 if (setting != null && !Files.readString(setting).trim().equals(Integer.toString(KIB))) {
@@ -58,18 +60,5 @@ final class Readahead {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** The major:minor of the FUSE mount at {@code mountPoint} (/proc/self/mountinfo), or null. */
-    private static String deviceOf(String mountPoint) throws IOException {
-        List<String> lines = Files.readAllLines(Path.of("/proc/self/mountinfo"));
-        for (String line : lines) {
-            String[] f = line.split(" ");
-            // 36 35 0:39 / /mnt/x rw,... - fuse.sqliteos sqliteos rw,...
-            if (f.length > 4 && f[4].equals(mountPoint.replace(" ", "\\040")) && line.contains(" - fuse")) {
-                return f[2];
-            }
-        }
-        return null;
     }
 }
