@@ -18,7 +18,19 @@ typedef struct fuse_req *fuse_req_t;
 struct fuse;
 struct fuse_session;
 struct fuse_chan;
-struct fuse_file_info;
+struct fuse_file_info {
+    int flags;
+    unsigned long fh_old;
+    int writepage;
+    unsigned int direct_io : 1;
+    unsigned int keep_cache : 1;
+    unsigned int flush : 1;
+    unsigned int nonseekable : 1;
+    unsigned int flock_release : 1;
+    unsigned int padding : 27;
+    uint64_t fh;
+    uint64_t lock_owner;
+};
 struct fuse_entry_param {
     unsigned long ino; /* the kernel's node id */
     unsigned long generation;
@@ -68,6 +80,10 @@ struct fuse_out_header {
 
 typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
 typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
+/* open_files.c: a request about to be processed and once served, and a file just created. */
+void sqliteos_request_starting(const struct fuse_buf *buf);
+void sqliteos_request_finished(void);
+void sqliteos_created(uint64_t node, const struct fuse_file_info *fi);
 typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
 typedef struct fuse_context *(*get_context_fn)(void);
 typedef struct fuse_session *(*get_session_fn)(struct fuse *);

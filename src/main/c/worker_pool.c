@@ -482,7 +482,9 @@ static int serve_requests(struct worker *w) {
         if (is_init(&buf)) {
             serve_init(p, &buf, ch);
         } else {
+            sqliteos_request_starting(&buf);
             p->process(p->se, &buf, ch);
+            sqliteos_request_finished();
         }
 
         pthread_mutex_lock(&p->lock);

@@ -304,8 +304,12 @@ class OperationsIT {
         int other = -1;
         assertThat(pwrite(fd, data, 0)).isEqualTo(data.length);
         other = open(p("doomed"), O_RDONLY, 0);
+        long ino = fstat(fd).ino();
         assertThat(unlink(p("doomed"))).isZero();
         assertThat(Files.exists(p("doomed"))).isFalse();
+        // fstat still describes the file, with no links left (databases size their temporary files so)
+        assertThat(fstat(other)).isEqualTo(new Stat(ino, 0, 0100644, data.length));
+        assertThat(fstat(fd)).isEqualTo(new Stat(ino, 0, 0100644, data.length));
         try (Stream<Path> s = Files.list(dir)) {
             assertThat(s.count()).isZero();
         }
@@ -315,6 +319,7 @@ class OperationsIT {
         assertThat(new String(pread(other, 4, data.length), StandardCharsets.UTF_8)).isEqualTo("tail");
         assertThat(ftruncate(fd, 10)).isZero();
         assertThat(pread(other, 100, 0)).isEqualTo(Arrays.copyOf(data, 10));
+        assertThat(fstat(other).size()).isEqualTo(10);
         // a new file may take the name meanwhile
         Files.writeString(p("doomed"), "new");
         assertThat(pread(fd, 100, 0)).isEqualTo(Arrays.copyOf(data, 10));
@@ -333,8 +338,12 @@ class OperationsIT {
         Files.writeString(p("new"), "NEW");
         Files.writeString(p("old"), "OLD CONTENT");
         int fd = open(p("old"), O_RDWR, 0);
+        long ino = fstat(fd).ino();
         assertThat(rename(p("new"), p("old"))).isZero();
         assertThat(Files.readString(p("old"))).isEqualTo("NEW");
+        assertThat(fstat(fd).ino()).isEqualTo(ino);
+        assertThat(fstat(fd).size()).isEqualTo(11);
+        assertThat(fstat(fd).nlink()).isZero();
         assertThat(new String(pread(fd, 100, 0), StandardCharsets.UTF_8)).isEqualTo("OLD CONTENT");
         assertThat(pwrite(fd, bytes("old"), 0)).isEqualTo(3);
         assertThat(new String(pread(fd, 100, 0), StandardCharsets.UTF_8)).isEqualTo("old CONTENT");
@@ -343,6 +352,57 @@ class OperationsIT {
         try (Stream<Path> s = Files.list(dir)) {
             assertThat(s.map(x -> x.getFileName().toString())).containsExactly("old");
         }
+    }
+
+    @Test
+    void statAndFstatHoldWhileOtherDescriptorsOpenAndClose() throws Exception {
+        // a stat of an open file is served through one of its open handles, which may be closing meanwhile
+        Files.writeString(p("busy"), "x".repeat(100));
+        int nameless = create(p("nameless"), 0644);
+        assertThat(pwrite(nameless, bytes("y".repeat(77)), 0)).isEqualTo(77);
+        assertThat(unlink(p("nameless"))).isZero();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ConcurrentLinkedQueue<String> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.concurrent.atomic.AtomicLong stats = new java.util.concurrent.atomic.AtomicLong();
+        List<Thread> threads = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            threads.add(new Thread(() -> {
+                while (!stop.get()) {
+                    int fd = open(p("busy"), O_RDONLY, 0);
+                    if (fd < 0) {
+                        failures.add("open: errno " + -fd);
+                        return;
+                    }
+                    close(fd);
+                }
+            }));
+        }
+        threads.add(new Thread(() -> {
+            while (!stop.get()) {
+                try {
+                    if (Files.size(p("busy")) != 100) {
+                        failures.add("stat: wrong size");
+                    }
+                    Stat st = fstat(nameless);
+                    if (st.size() != 77 || st.nlink() != 0) {
+                        failures.add("fstat: " + st);
+                    }
+                    stats.incrementAndGet();
+                } catch (Throwable e) {
+                    failures.add(e.toString());
+                    return;
+                }
+            }
+        }));
+        threads.forEach(Thread::start);
+        Thread.sleep(3000);
+        stop.set(true);
+        for (Thread t : threads) {
+            t.join(10_000);
+        }
+        close(nameless);
+        assertThat(failures).as("after %d stats", stats.get()).isEmpty();
+        assertThat(stats.get()).isPositive();
     }
 
     private long used() throws Exception {

@@ -69,6 +69,8 @@ public final class Sys {
 
         int ftruncate(int fd, @off_t long length);
 
+        int fstat(int fd, @Out byte[] stat);
+
         int truncate(String path, @off_t long length);
 
         int fallocate(int fd, int mode, @off_t long offset, @off_t long length);
@@ -143,6 +145,20 @@ public final class Sys {
             throw new AssertionError("pread failed with errno " + -n);
         }
         return java.util.Arrays.copyOf(buf, (int) n);
+    }
+
+    /** What fstat(2) reports that the tests look at (x86-64 struct stat). */
+    public record Stat(long ino, long nlink, int mode, long size) {}
+
+    /** fstat(2) of a descriptor; a negative errno becomes an AssertionError. */
+    public static Stat fstat(int fd) {
+        byte[] buf = new byte[144];
+        long rc = check(C.fstat(fd, buf));
+        if (rc < 0) {
+            throw new AssertionError("fstat failed with errno " + -rc);
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(buf).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return new Stat(b.getLong(8), b.getLong(16), b.getInt(24), b.getLong(48));
     }
 
     public static int ftruncate(int fd, long length) {

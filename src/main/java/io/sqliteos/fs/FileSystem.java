@@ -276,9 +276,22 @@ public final class FileSystem {
         return router.read(c, s -> FileAttributes.of(resolveInode(s, path)));
     }
 
-    public FileAttributes fgetattr(Caller c, long fh) {
-        long ino = openFiles.get(fh).ino();
-        return router.read(c, s -> FileAttributes.of(existing(s, ino)));
+    /**
+     * The attributes of an open file, by its handle. The kernel's stat of a
+     * file comes here too when the file is open (the libfuse shim names one of
+     * its handles), so that a file without names still has attributes. That
+     * handle may have been closed by the time the stat is served; the path, if
+     * the file still has one, answers it then.
+     */
+    public FileAttributes fgetattr(Caller c, long fh, String path) {
+        OpenFiles.Handle h = openFiles.find(fh);
+        if (h == null) {
+            if (path == null) {
+                throw new FsException(Errno.ENOENT, "no open file with handle " + fh + ", and no name");
+            }
+            return getattr(c, path);
+        }
+        return router.read(c, s -> FileAttributes.of(existing(s, h.ino())));
     }
 
     public void access(Caller c, String path, int mask) {

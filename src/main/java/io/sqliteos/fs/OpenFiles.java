@@ -45,6 +45,11 @@ final class OpenFiles {
         return h;
     }
 
+    /** The open handle, or null if it is closed (or never was). */
+    Handle find(long fh) {
+        return handles.get(fh);
+    }
+
     Handle get(long fh) {
         Handle h = handles.get(fh);
         if (h == null) {

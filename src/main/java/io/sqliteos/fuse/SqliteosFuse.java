@@ -230,7 +230,7 @@ public final class SqliteosFuse extends FuseStubFS {
     public int fgetattr(String path, FileStat stat, FuseFileInfo fi) {
         return run("fgetattr", path, () -> {
             long fh = fh(fi);
-            fill(stat, fh != 0 ? fs.fgetattr(caller(), fh) : fs.getattr(caller(), path));
+            fill(stat, fh != 0 ? fs.fgetattr(caller(), fh, path) : fs.getattr(caller(), path));
             return 0;
         });
     }

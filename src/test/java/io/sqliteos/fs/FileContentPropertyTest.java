@@ -50,14 +50,14 @@ class FileContentPropertyTest {
             byte[] model = new byte[0];
             for (Op op : ops) {
                 model = apply(fs, fh, op, model);
-                assertThat(fs.fgetattr(Caller.ROOT, fh).size()).as("size after %s", op).isEqualTo(model.length);
+                assertThat(fs.fgetattr(Caller.ROOT, fh, null).size()).as("size after %s", op).isEqualTo(model.length);
             }
             byte[] content = new byte[model.length];
             java.util.Arrays.fill(content, (byte) 0x5A); // as in a reused buffer: every byte read must be written
             int n = fs.read(Caller.ROOT, fh, content, content.length, 0);
             assertThat(n).isEqualTo(model.length);
             assertThat(content).as("content after %s", ops).isEqualTo(model);
-            FileAttributes a = fs.fgetattr(Caller.ROOT, fh);
+            FileAttributes a = fs.fgetattr(Caller.ROOT, fh, null);
             assertThat(a.blocks()).isGreaterThanOrEqualTo(0);
             fs.unlink(Caller.ROOT, "/f");
             fs.release(Caller.ROOT, fh);
