@@ -104,8 +104,7 @@ class CliIT {
 
     @Test
     void sigtermEndsAMountStillInUseAndKeepsItsData() throws Exception {
-        Path db = Files.createTempFile("sqliteos-it-", ".db");
-        Files.delete(db);
+        Path db = MountedFs.newDatabasePath();
         try {
             String sum;
             try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
@@ -126,15 +125,13 @@ class CliIT {
                 assertThat(fs.sh("md5sum blob").ok().stdout()).isEqualTo(sum);
             }
         } finally {
-            for (String suffix : new String[] {"", "-wal", "-shm"}) {
-                Files.deleteIfExists(Path.of(db + suffix));
-            }
+            MountedFs.deleteDatabase(db);
         }
     }
 
     @Test
     void sigtermOnAnInMemoryMountStillInUseGivesItsRamBack() throws Exception {
-        java.util.Set<Path> before = ramDatabases();
+        java.util.Set<Path> before = MountedFs.ramDatabases();
         try (MountedFs fs = MountedFs.start("--size", "64M")) {
             MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
             Files.writeString(fs.path("f"), "x".repeat(1 << 20));
@@ -144,7 +141,7 @@ class CliIT {
                     + " print(\"holding\", m[:1].decode(), flush=True); sys.stdin.read()'");
             try {
                 assertThat(MountedFs.firstLine(holder, 10)).isEqualTo("holding x");
-                java.util.Set<Path> during = ramDatabases();
+                java.util.Set<Path> during = MountedFs.ramDatabases();
                 during.removeAll(before);
                 assertThat(during).hasSize(1);
                 assertThat(fs.terminate()).isIn(0, 143);
@@ -152,14 +149,6 @@ class CliIT {
             } finally {
                 holder.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
             }
-        }
-    }
-
-    /** The directories in RAM that hold in-memory databases. */
-    private static java.util.Set<Path> ramDatabases() throws java.io.IOException {
-        try (var dirs = Files.list(Path.of("/dev/shm"))) {
-            return dirs.filter(d -> d.getFileName().toString().startsWith("sqliteos-"))
-                    .collect(java.util.stream.Collectors.toCollection(java.util.HashSet::new));
         }
     }
 
@@ -219,8 +208,7 @@ class CliIT {
 
     @Test
     void aDatabaseFileKeepsTheFileSystemAcrossMounts() throws Exception {
-        Path db = Files.createTempFile("sqliteos-it-", ".db");
-        Files.delete(db);
+        Path db = MountedFs.newDatabasePath();
         try {
             String described;
             try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "64M")) {
@@ -239,9 +227,7 @@ class CliIT {
                 assertThat(fs.sh("df -B1 --output=used . | tail -1").ok().stdout().trim()).isEqualTo("0");
             }
         } finally {
-            for (String suffix : new String[] {"", "-wal", "-shm"}) {
-                Files.deleteIfExists(Path.of(db + suffix));
-            }
+            MountedFs.deleteDatabase(db);
         }
     }
 }

@@ -15,8 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -94,9 +92,7 @@ class CrashRecoveryIT {
             }
             assertThat(promises).as("the workload made progress (seed %d)", SEED).isPositive();
         } finally {
-            for (String suffix : new String[] {"", "-wal", "-shm", "-reserve"}) {
-                Files.deleteIfExists(Path.of(db + suffix));
-            }
+            MountedFs.deleteDatabase(db);
             Files.deleteIfExists(work.resolve("workload.log"));
             Files.deleteIfExists(work);
         }
@@ -165,9 +161,7 @@ class CrashRecoveryIT {
             delivered.addAll(drained);
             assertThat(delivered).as("every committed send was delivered before the crash or waits after it").containsAll(sent);
         } finally {
-            for (String suffix : new String[] {"", "-wal", "-shm", "-reserve"}) {
-                Files.deleteIfExists(Path.of(db + suffix));
-            }
+            MountedFs.deleteDatabase(db);
             Files.deleteIfExists(socket);
             Files.deleteIfExists(work);
         }
@@ -195,9 +189,7 @@ class CrashRecoveryIT {
                 assertThat(reader.read("log", 4096, 5000)).as("no writer survives a restart: end of file").isEmpty();
             }
         } finally {
-            for (String suffix : new String[] {"", "-wal", "-shm", "-reserve"}) {
-                Files.deleteIfExists(Path.of(db + suffix));
-            }
+            MountedFs.deleteDatabase(db);
             Files.deleteIfExists(socket);
             Files.deleteIfExists(work);
         }
@@ -246,13 +238,13 @@ class CrashRecoveryIT {
 
     @Test
     void theRamOfAnInMemoryMountKilledWithSigkillIsGivenBackByTheNextMount() throws Exception {
-        Set<Path> before = ramDatabases();
+        Set<Path> before = MountedFs.ramDatabases();
         Path abandoned;
         try (MountedFs fs = MountedFs.start()) {
             Files.writeString(fs.path("big"), "x".repeat(1 << 20));
             // the warm-up's scratch database is there too until it finishes
             MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
-            Set<Path> created = ramDatabases();
+            Set<Path> created = MountedFs.ramDatabases();
             created.removeAll(before);
             assertThat(created).hasSize(1);
             abandoned = created.iterator().next();
@@ -268,19 +260,11 @@ class CrashRecoveryIT {
 
     @Test
     void anUnmountDuringTheWarmUpLeavesNoDatabaseInRam() throws Exception {
-        Set<Path> before = ramDatabases();
+        Set<Path> before = MountedFs.ramDatabases();
         try (MountedFs fs = MountedFs.start()) {
             // the warm-up (seconds of rounds on a scratch database in RAM) has just begun
             Files.writeString(fs.path("f"), "x");
         } // unmounts and waits for the daemon to exit
-        assertThat(ramDatabases()).as("in-memory databases left in /dev/shm").isSubsetOf(before);
-    }
-
-    /** The directories in RAM that hold in-memory databases. */
-    private static Set<Path> ramDatabases() throws java.io.IOException {
-        try (Stream<Path> dirs = Files.list(Path.of("/dev/shm"))) {
-            return dirs.filter(d -> d.getFileName().toString().startsWith("sqliteos-"))
-                    .collect(Collectors.toCollection(HashSet::new));
-        }
+        assertThat(MountedFs.ramDatabases()).as("in-memory databases left in /dev/shm").isSubsetOf(before);
     }
 }

@@ -212,6 +212,28 @@ public final class MountedFs implements AutoCloseable {
         }
     }
 
+    /** A path for a new database file in the temporary directory (the file does not exist yet). */
+    public static Path newDatabasePath() throws IOException {
+        Path db = Files.createTempFile("sqliteos-it-", ".db");
+        Files.delete(db);
+        return db;
+    }
+
+    /** Deletes a database file and the files SQLite and SQLiteOS keep beside it. */
+    public static void deleteDatabase(Path db) throws IOException {
+        for (String suffix : new String[] {"", "-wal", "-shm", "-reserve"}) {
+            Files.deleteIfExists(Path.of(db + suffix));
+        }
+    }
+
+    /** The directories in RAM that hold in-memory databases. */
+    public static Set<Path> ramDatabases() throws IOException {
+        try (Stream<Path> dirs = Files.list(Path.of("/dev/shm"))) {
+            return dirs.filter(d -> d.getFileName().toString().startsWith("sqliteos-"))
+                    .collect(java.util.stream.Collectors.toCollection(java.util.HashSet::new));
+        }
+    }
+
     /** Kills the daemon with SIGKILL, as a crash would. The mount is cleaned up by close(). */
     public void killDaemon() throws InterruptedException {
         daemon.destroyForcibly();
