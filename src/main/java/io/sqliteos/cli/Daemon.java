@@ -124,7 +124,9 @@ final class Daemon {
                                 + " ending its FUSE connection; their users get ENOTCONN",
                                 settings.mountPoint(), IN_USE_GRACE_SECONDS);
                         if (!fuse.abortConnection()) {
+                            // exiting now would skip closing the database: keep serving instead
                             log.warn("the daemon serves until the last user of {} lets go", settings.mountPoint());
+                            stopped.await();
                         }
                     }
                     stopped.await(10, TimeUnit.SECONDS);
