@@ -53,8 +53,8 @@ struct handle {
     struct handle *next;
 };
 
-#define BUCKETS 4096
-static struct handle *buckets[BUCKETS];
+#define BUCKET_BITS 12
+static struct handle *buckets[1 << BUCKET_BITS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* Signalled when a handle's last GETATTR is served, for the RELEASE waiting on it. */
 static pthread_cond_t unused = PTHREAD_COND_INITIALIZER;
@@ -66,7 +66,7 @@ static __thread uint64_t current_node;
 static __thread struct handle *pinned;
 
 static struct handle **bucket(uint64_t node) {
-    return &buckets[(node * 0x9E3779B97F4A7C15ULL) >> 52];
+    return &buckets[(node * 0x9E3779B97F4A7C15ULL) >> (64 - BUCKET_BITS)];
 }
 
 static void add(uint64_t node, uint64_t fh) {
@@ -76,7 +76,6 @@ static void add(uint64_t node, uint64_t fh) {
     }
     h->node = node;
     h->fh = fh;
-    h->users = 0;
     pthread_mutex_lock(&lock);
     struct handle **b = bucket(node);
     h->next = *b;
