@@ -197,6 +197,11 @@ static void free_worker(struct worker *w) {
 #define FUSE_MAX_PAGES_FLAG (1u << 22)
 #define LARGE_REQUESTS_MINOR 28
 
+/* The same answer takes on clearing set-ID bits where the kernel offers it: see set_id_bits.c. */
+uint32_t sqliteos_privilege_flags(uint32_t kernel_flags);
+void sqliteos_amend_setattr(struct fuse_in_header *in);
+static uint32_t kernel_init_flags;
+
 /* fuse_init_out as of 7.28 and later, zero past max_pages; libfuse 2 sends its first 24 bytes */
 struct init_out {
     uint32_t major, minor, max_readahead, flags;
@@ -227,7 +232,7 @@ static int send_large_init(struct fuse_chan *ch, const struct iovec iov[], size_
         return send(kernel, iov, count);
     }
     init.minor = LARGE_REQUESTS_MINOR;
-    init.flags |= FUSE_MAX_PAGES_FLAG;
+    init.flags |= FUSE_MAX_PAGES_FLAG | sqliteos_privilege_flags(kernel_init_flags);
     init.max_pages = MAX_PAGES;
     out.len = sizeof out + sizeof init;
     struct iovec amended[2] = { { &out, sizeof out }, { &init, sizeof init } };
@@ -247,6 +252,7 @@ static void serve_init(struct pool *p, struct fuse_buf *buf, struct fuse_chan *c
             && libfuse_symbol(&chan_data_sym, "fuse_chan_data") != NULL
             && libfuse_symbol(&chan_send_sym, "fuse_chan_send") != NULL) {
         struct fuse_chan_ops ops = { receive_nothing, send_large_init, NULL };
+        kernel_init_flags = in->flags;
         init_chan = chan_new(&ops, p->fd, p->bufsize, ch);
     }
     p->process(p->se, buf, init_chan != NULL ? init_chan : ch);
@@ -482,6 +488,9 @@ static int serve_requests(struct worker *w) {
         if (is_init(&buf)) {
             serve_init(p, &buf, ch);
         } else {
+            if (!(buf.flags & FUSE_BUF_IS_FD)) {
+                sqliteos_amend_setattr(buf.mem);
+            }
             sqliteos_request_starting(&buf);
             p->process(p->se, &buf, ch);
             sqliteos_request_finished();

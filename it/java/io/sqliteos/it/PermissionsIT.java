@@ -169,6 +169,49 @@ class PermissionsIT {
     }
 
     @Test
+    void writeThroughDescriptorOpenedBeforeLosingWritePermissionStillWorks() throws Exception {
+        root("touch f && chmod 666 f");
+        // alice opens f for appending; root then takes write permission away and sets set-ID bits
+        String waitFor = "for i in $(seq 200); do [ -e %s ] && break; sleep 0.05; done";
+        root("true; setpriv --reuid=" + ALICE + " --regid=" + ALICE + " --clear-groups bash -c"
+                + " 'exec 3>>f && touch opened && " + waitFor.formatted("go") + " && echo data >&3' & "
+                + waitFor.formatted("opened") + "; chmod 6755 f && touch go && wait $!");
+        assertThat(root("cat f")).isEqualTo("data");
+        assertThat(root("stat -c %a f")).isEqualTo("755");
+    }
+
+    @Test
+    void chownToNoOwnerAndNoGroupDropsSetIdBitsAsLinuxDoes() throws Exception {
+        // "chown : f" is chown(f, -1, -1): it changes nothing but a non-directory's set-ID bits
+        root("echo x > f && chown " + ALICE + " f && chmod 6755 f && mkdir -m 2755 d && chown " + ALICE + " d");
+        assertThat(bob("chown : f").stderr()).contains("Operation not permitted");
+        assertThat(root("stat -c %a f")).isEqualTo("6755");
+        alice("chown : f && chown : d").ok();
+        assertThat(root("stat -c %a f d")).isEqualTo("755\n2755");
+        root("chmod 6755 f && chown : f");
+        assertThat(root("stat -c %a f")).isEqualTo("755");
+        // with no bits to drop it changes nothing, and anyone may call it
+        bob("chown : f").ok();
+        assertThat(root("stat -c '%a %u' f")).isEqualTo("755 " + ALICE);
+    }
+
+    @Test
+    void writesAndTruncatesRemoveFileCapabilities() throws Exception {
+        String netRaw = "0x0100000200200000000000000000000000000000"; // cap_net_raw, permitted and effective
+        String absent = "cd " + dir + " && getfattr -n security.capability f";
+        root("echo x > f && setfattr -n security.capability -v " + netRaw + " f && echo more >> f");
+        assertThat(fs.sh(absent).stderr()).contains("No such attribute");
+        root("setfattr -n security.capability -v " + netRaw + " f && echo again >> f");
+        assertThat(fs.sh(absent).stderr()).contains("No such attribute");
+        root("setfattr -n security.capability -v " + netRaw + " f && truncate -s 1 f");
+        assertThat(fs.sh(absent).stderr()).contains("No such attribute");
+        // an attribute change is not a write: it stays
+        root("setfattr -n security.capability -v " + netRaw + " f && setfattr -n user.a -v 1 f");
+        assertThat(root("getfattr --only-values -n user.a f")).isEqualTo("1");
+        assertThat(fs.sh(absent).ok().stdout()).contains("security.capability");
+    }
+
+    @Test
     void setGroupIdDirectoryPassesItsGroupOn() throws Exception {
         root("mkdir -m 2777 shared && chgrp 777 shared");
         alice("touch shared/file && mkdir shared/sub").ok();

@@ -341,6 +341,22 @@ public final class FileSystem {
             InodeRow r = resolveInode(s, path);
             boolean newUid = uid != -1 && uid != 0xFFFFFFFFL;
             boolean newGid = gid != -1 && gid != 0xFFFFFFFFL;
+            if (!newUid && !newGid) {
+                // chown(f, -1, -1), or the kernel dropping set-ID bits before a write (set_id_bits.c):
+                // either changes only a non-directory's set-ID bits. As on Linux, the owner and root
+                // may; so may a writer, whose write drops them anyway, even through a descriptor
+                // opened before it lost write permission.
+                if (Mode.isDirectory(r.mode) || !hasSetIdBitsToDrop(r.mode)) {
+                    return null;
+                }
+                if (!c.isRoot() && c.uid() != r.uid && !permits(c, r, W_OK) && !openFiles.openForWriting(r.ino)) {
+                    throw new FsException(Errno.EPERM, "dropping set-ID bits needs the owner, root or a writer");
+                }
+                dropSetIdBits(r);
+                r.ctimeNs = now();
+                s.updateInode(r);
+                return null;
+            }
             if (!c.isRoot()) {
                 if (c.uid() != r.uid || (newUid && (int) uid != r.uid)) {
                     throw new FsException(Errno.EPERM, "chown needs root, or the owner changing only the group");
@@ -352,12 +368,8 @@ public final class FileSystem {
             if (newGid) {
                 r.gid = (int) gid;
             }
-            if ((newUid || newGid) && !Mode.isDirectory(r.mode)) {
-                // a new owner must not inherit set-ID rights
-                r.mode &= ~Mode.S_ISUID;
-                if ((r.mode & Mode.S_IXGRP) != 0) {
-                    r.mode &= ~Mode.S_ISGID;
-                }
+            if (!Mode.isDirectory(r.mode)) {
+                dropSetIdBits(r); // a new owner must not inherit set-ID rights
             }
             r.ctimeNs = now();
             s.updateInode(r);
@@ -903,9 +915,31 @@ public final class FileSystem {
             if (!c.isRoot()) {
                 dropSetIdBits(r);
             }
+            dropCapabilities(s, r);
             s.updateInode(r);
             return length;
         });
+    }
+
+    /**
+     * A write or truncate takes a file's capabilities (security.capability)
+     * away, whoever makes it. The mount asks the kernel to leave this, and the
+     * set-ID bits, to the daemon (set_id_bits.c), so that the kernel need not
+     * ask for the attribute before every write.
+     */
+    private void dropCapabilities(Store s, InodeRow r) {
+        if (!capabilitiesStored) {
+            return;
+        }
+        byte[] old = s.xattr(r.ino, SECURITY_CAPABILITY);
+        if (old != null && s.deleteXattr(r.ino, SECURITY_CAPABILITY)) {
+            s.addUsedBytes(-xattrSize(SECURITY_CAPABILITY, old));
+        }
+    }
+
+    /** Whether {@link #dropSetIdBits} would change this mode. */
+    private static boolean hasSetIdBitsToDrop(int mode) {
+        return (mode & Mode.S_ISUID) != 0 || (mode & (Mode.S_ISGID | Mode.S_IXGRP)) == (Mode.S_ISGID | Mode.S_IXGRP);
     }
 
     /** A write by anyone but root clears set-user-ID, and set-group-ID where group execute is set. */
@@ -1004,6 +1038,7 @@ public final class FileSystem {
         if (!c.isRoot()) {
             dropSetIdBits(r);
         }
+        dropCapabilities(s, r);
         truncateInode(s, r, size);
     }
 

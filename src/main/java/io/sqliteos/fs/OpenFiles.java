@@ -83,6 +83,11 @@ final class OpenFiles {
         return true;
     }
 
+    /** Whether any handle may write the inode: a scan of every handle, for rare questions only. */
+    boolean openForWriting(long ino) {
+        return handles.values().stream().anyMatch(h -> h.ino() == ino && h.writable());
+    }
+
     synchronized boolean isOpen(long ino) {
         return opensPerInode.containsKey(ino);
     }

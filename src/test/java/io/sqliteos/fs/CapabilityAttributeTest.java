@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** security.capability, which the kernel asks for before each write, is answered right in every state. */
+/**
+ * security.capability, which the kernel asks for before a file's first write, is answered
+ * right in every state, and a write or truncate takes it away.
+ */
 class CapabilityAttributeTest {
 
     private static final Caller ROOT = Caller.ROOT;
@@ -50,6 +53,27 @@ class CapabilityAttributeTest {
         }
         try (Database db = Database.open(file, 5000)) {
             assertNoCapability(mount(db), "/ping");
+        }
+    }
+
+    @Test
+    void writesAndTruncatesTakeCapabilitiesAway(@TempDir Path dir) {
+        try (Database db = Database.open(dir.resolve("fs.db"), 5000)) {
+            FileSystem fs = mount(db);
+            long fh = fs.create(ROOT, "/tool", 0755, 02);
+            fs.write(ROOT, fh, new byte[] {1, 2, 3}, 3, 0);
+            fs.setxattr(ROOT, "/tool", "security.capability", CAPS, 0);
+            // the write is root's: capabilities go whoever writes, set-ID bits only for others
+            fs.write(ROOT, fh, new byte[] {4}, 1, 3);
+            assertNoCapability(fs, "/tool");
+
+            fs.setxattr(ROOT, "/tool", "security.capability", CAPS, 0);
+            fs.ftruncate(ROOT, fh, 1);
+            assertNoCapability(fs, "/tool");
+            fs.setxattr(ROOT, "/tool", "security.capability", CAPS, 0);
+            fs.truncate(ROOT, "/tool", 0);
+            assertNoCapability(fs, "/tool");
+            fs.release(ROOT, fh);
         }
     }
 }
