@@ -69,20 +69,24 @@ class CliIT {
             // 32 processes at once keep every worker busy, so the daemon adds workers. They
             // work from outside the mount: a working directory inside would keep it alive.
             List<Process> clients = new java.util.ArrayList<>();
-            for (int i = 0; i < 32; i++) {
-                clients.add(fs.spawn(0, 0, "cd /; i=0; while :; do stat $2/missing$i >/dev/null 2>&1;"
-                        + " : > $2/f$1-$((i % 50)) 2>/dev/null; i=$((i + 1)); done", String.valueOf(i), fs.root().toString()));
-            }
-            MountedFs.eventually("files from every client", () -> {
-                try (var entries = Files.list(fs.root())) {
-                    return entries.map(f -> f.getFileName().toString().split("-")[0]).distinct().count() == 32;
+            try {
+                for (int i = 0; i < 32; i++) {
+                    clients.add(fs.spawn(0, 0, "cd /; i=0; while :; do stat $2/missing$i >/dev/null 2>&1;"
+                            + " : > $2/f$1-$((i % 50)) 2>/dev/null; i=$((i + 1)); done", String.valueOf(i), fs.root().toString()));
                 }
-            });
-            assertThat(fs.terminate()).isIn(0, 143);
-            assertThat(fs.isMounted()).isFalse();
-            assertThat(fs.log()).contains("unmounted " + fs.root());
-            for (Process client : clients) {
-                client.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+                MountedFs.eventually("files from every client", () -> {
+                    try (var entries = Files.list(fs.root())) {
+                        return entries.map(f -> f.getFileName().toString().split("-")[0]).distinct().count() == 32;
+                    }
+                });
+                assertThat(fs.terminate()).isIn(0, 143);
+                assertThat(fs.isMounted()).isFalse();
+                assertThat(fs.log()).contains("unmounted " + fs.root());
+            } finally {
+                // endless loops: left running, they would load the machine for every later test
+                for (Process client : clients) {
+                    client.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+                }
             }
         }
     }
