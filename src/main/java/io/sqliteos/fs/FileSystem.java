@@ -931,23 +931,33 @@ public final class FileSystem {
         if (!capabilitiesStored) {
             return;
         }
-        byte[] old = s.xattr(r.ino, SECURITY_CAPABILITY);
-        if (old != null && s.deleteXattr(r.ino, SECURITY_CAPABILITY)) {
-            s.addUsedBytes(-xattrSize(SECURITY_CAPABILITY, old));
+        deleteXattr(s, r.ino, SECURITY_CAPABILITY);
+    }
+
+    /** Deletes an attribute and gives its bytes back to the budget; false if the inode has none of that name. */
+    private static boolean deleteXattr(Store s, long ino, String name) {
+        byte[] old = s.xattr(ino, name);
+        if (old == null || !s.deleteXattr(ino, name)) {
+            return false;
         }
+        s.addUsedBytes(-xattrSize(name, old));
+        return true;
     }
 
     /** Whether {@link #dropSetIdBits} would change this mode. */
     private static boolean hasSetIdBitsToDrop(int mode) {
-        return (mode & Mode.S_ISUID) != 0 || (mode & (Mode.S_ISGID | Mode.S_IXGRP)) == (Mode.S_ISGID | Mode.S_IXGRP);
+        return withoutSetIdBits(mode) != mode;
     }
 
-    /** A write by anyone but root clears set-user-ID, and set-group-ID where group execute is set. */
+    /** Clears set-ID bits as a write by anyone but root, or a change of owner, does. */
     private static void dropSetIdBits(InodeRow r) {
-        r.mode &= ~Mode.S_ISUID;
-        if ((r.mode & Mode.S_IXGRP) != 0) {
-            r.mode &= ~Mode.S_ISGID;
-        }
+        r.mode = withoutSetIdBits(r.mode);
+    }
+
+    /** The mode without set-user-ID, and without set-group-ID where group execute is set. */
+    private static int withoutSetIdBits(int mode) {
+        int dropped = mode & ~Mode.S_ISUID;
+        return (dropped & Mode.S_IXGRP) != 0 ? dropped & ~Mode.S_ISGID : dropped;
     }
 
     /** Stores bytes into blocks of a file {@code size} bytes long and returns how many stored bytes were added. */
@@ -1268,11 +1278,9 @@ public final class FileSystem {
         router.write(c, s -> {
             InodeRow r = resolveInode(s, path);
             checkXattrName(c, r, name);
-            byte[] old = s.xattr(r.ino, name);
-            if (old == null || !s.deleteXattr(r.ino, name)) {
+            if (!deleteXattr(s, r.ino, name)) {
                 throw new FsException(Errno.ENODATA, "no attribute " + name);
             }
-            s.addUsedBytes(-xattrSize(name, old));
             r.ctimeNs = now();
             s.updateInode(r);
             return null;
