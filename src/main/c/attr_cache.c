@@ -161,9 +161,10 @@ int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e, const st
     reply_create_fn fn = (reply_create_fn) libfuse_symbol(&real_create, "fuse_reply_create");
     struct fuse_entry_param copy = *e;
     copy.attr_timeout = entry_timeout_for(e);
+    sqliteos_creating(e->ino, fi);
     int res = fn(req, &copy, fi);
-    if (res == 0) {
-        sqliteos_created(e->ino, fi);
+    if (res != 0) {
+        sqliteos_create_failed(e->ino, fi);
     }
     return res;
 }

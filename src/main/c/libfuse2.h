@@ -80,10 +80,11 @@ struct fuse_out_header {
 
 typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
 typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
-/* open_files.c: a request about to be processed and once served, and a file just created. */
+/* open_files.c: a request about to be processed and once served, and a file being created. */
 void sqliteos_request_starting(const struct fuse_buf *buf);
 void sqliteos_request_finished(void);
-void sqliteos_created(uint64_t node, const struct fuse_file_info *fi);
+void sqliteos_creating(uint64_t node, const struct fuse_file_info *fi);
+void sqliteos_create_failed(uint64_t node, const struct fuse_file_info *fi);
 typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
 typedef struct fuse_context *(*get_context_fn)(void);
 typedef struct fuse_session *(*get_session_fn)(struct fuse *);

@@ -153,19 +153,37 @@ void sqliteos_request_finished(void) {
     }
 }
 
-/* Called after a successful fuse_reply_create (attr_cache.c): the new file's node is in the reply. */
-void sqliteos_created(uint64_t node, const struct fuse_file_info *fi) {
+/*
+ * Handles are recorded before the reply to OPEN or CREATE goes out: once it
+ * has, the process may rename the file away and fstat it at once, and a worker
+ * descheduled between its reply and the record made that fstat fail (ENOENT).
+ * A failed reply (the open was interrupted) makes libfuse release the handle
+ * itself, so its record goes again.
+ */
+
+/* Called by fuse_reply_create (attr_cache.c) before the reply: the new file's node is in it. */
+void sqliteos_creating(uint64_t node, const struct fuse_file_info *fi) {
     if (!sqliteos_rehearsing && current_opcode == FUSE_CREATE) {
         add(node, fi->fh);
     }
 }
 
+/* Called by fuse_reply_create when the reply could not be sent. */
+void sqliteos_create_failed(uint64_t node, const struct fuse_file_info *fi) {
+    if (!sqliteos_rehearsing && current_opcode == FUSE_CREATE) {
+        remove_handle(node, fi->fh);
+    }
+}
+
 int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi) {
     reply_open_fn fn = (reply_open_fn) libfuse_symbol(&real_open, "fuse_reply_open");
-    int res = fn(req, fi);
-    /* a failed reply (the open was interrupted) makes libfuse release the handle itself */
-    if (res == 0 && !sqliteos_rehearsing && current_opcode == FUSE_OPEN) {
+    int recorded = !sqliteos_rehearsing && current_opcode == FUSE_OPEN;
+    if (recorded) {
         add(current_node, fi->fh);
+    }
+    int res = fn(req, fi);
+    if (res != 0 && recorded) {
+        remove_handle(current_node, fi->fh);
     }
     return res;
 }
