@@ -18,6 +18,12 @@
  * zero timeout. The timeout itself (zero while a transaction is open) is the
  * daemon's to set in libfuse's configuration.
  *
+ * To tell which kernel inode holds a file's attributes, the table below
+ * remembers the node of each single-link file's last entry reply. When the
+ * kernel forgets that node (FORGET, as it evicts the inode), the entry goes
+ * too: otherwise every file looked up again after the kernel dropped its
+ * inodes would cost a notification about a node the kernel no longer has.
+ *
  * It also lets the daemon tell the kernel to drop every name it has cached
  * (sqliteos_increment_epoch), which libfuse 2 has no call for.
  *
@@ -31,6 +37,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -49,7 +56,8 @@ static void *real_attr, *real_entry, *real_create, *get_context, *get_session, *
 /*
  * The single-link files whose attributes the kernel may hold, by inode
  * number: which kernel node holds them, and until when. A slot is reused only
- * once its entry has expired; when none is free the reply is not cached.
+ * once its entry has expired or its node was forgotten; when none is free the
+ * reply is not cached.
  */
 #define SLOTS 65536
 #define PROBES 8
@@ -59,9 +67,22 @@ struct cached {
     uint64_t ino;
     unsigned long node;
     int64_t until_ns;
+    /*
+     * Entry replies naming the node since it was recorded, less the lookups the
+     * kernel has forgotten. The kernel forgets a node's lookups all at once as
+     * it evicts the inode; a node looked up again meanwhile keeps its entry.
+     */
+    uint64_t lookups;
+};
+
+/* Where each recorded node's entry is, so that a FORGET finds it; stale once that slot holds another node. */
+struct by_node {
+    unsigned long node;
+    uint32_t slot;
 };
 
 static struct cached table[SLOTS];
+static struct by_node nodes[SLOTS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int64_t now_ns(void) {
@@ -70,8 +91,45 @@ static int64_t now_ns(void) {
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static size_t slot_of(uint64_t ino) {
-    return (size_t) ((ino * 0x9E3779B97F4A7C15ULL) >> 48) % SLOTS;
+static size_t slot_of(uint64_t key) {
+    return (size_t) ((key * 0x9E3779B97F4A7C15ULL) >> 48) % SLOTS;
+}
+
+static int holds(const struct by_node *n, int64_t now) {
+    const struct cached *c = &table[n->slot];
+    return n->node != 0 && c->node == n->node && c->until_ns > now;
+}
+
+/* Notes where a node's entry is; without room (all probes in use) a FORGET will not find it. Lock held. */
+static void note_node(const struct cached *c, int64_t now) {
+    size_t base = slot_of(c->node);
+    struct by_node *free_slot = NULL;
+    for (int i = 0; i < PROBES; i++) {
+        struct by_node *n = &nodes[(base + i) % SLOTS];
+        if (n->node == c->node) {
+            free_slot = n;
+            break;
+        }
+        if (free_slot == NULL && !holds(n, now)) {
+            free_slot = n;
+        }
+    }
+    if (free_slot != NULL) {
+        free_slot->node = c->node;
+        free_slot->slot = (uint32_t) (c - table);
+    }
+}
+
+/* The entry of a node, if recorded. Lock held. */
+static struct cached *entry_of_node(unsigned long node, int64_t now) {
+    size_t base = slot_of(node);
+    for (int i = 0; i < PROBES; i++) {
+        struct by_node *n = &nodes[(base + i) % SLOTS];
+        if (n->node == node) {
+            return holds(n, now) ? &table[n->slot] : NULL;
+        }
+    }
+    return NULL;
 }
 
 /* Tells the kernel that the attributes it holds for a node are stale (no page cache change). */
@@ -126,9 +184,14 @@ static double entry_timeout_for(const struct fuse_entry_param *e) {
     if (cacheable) {
         struct cached *c = mine != NULL ? mine : free_slot;
         if (c != NULL) {
+            int same_node = c == mine && c->node == e->ino;
             c->ino = (uint64_t) st->st_ino;
             c->node = e->ino;
             c->until_ns = now + (int64_t) (configured * 1e9) + MARGIN_NS;
+            c->lookups = same_node ? c->lookups + 1 : 1;
+            if (!same_node) {
+                note_node(c, now);
+            }
         } else {
             cacheable = 0; /* no room to remember it: do not cache */
         }
@@ -140,6 +203,61 @@ static double entry_timeout_for(const struct fuse_entry_param *e) {
         invalidate(stale);
     }
     return cacheable ? configured : 0.0;
+}
+
+/* fuse_forget_in, and BATCH_FORGET's fuse_batch_forget_in followed by its fuse_forget_one entries */
+struct forget_in {
+    uint64_t nlookup;
+};
+struct batch_forget_in {
+    uint32_t count, dummy;
+};
+struct forget_one {
+    uint64_t nodeid, nlookup;
+};
+
+/* The kernel forgets lookups of a node; lock held. */
+static void forget_node(unsigned long node, uint64_t lookups, int64_t now) {
+    struct cached *c = entry_of_node(node, now);
+    if (c == NULL) {
+        return;
+    }
+    if (c->lookups <= lookups) {
+        c->until_ns = 0; /* the kernel no longer holds the node: nothing to invalidate later */
+    } else {
+        c->lookups -= lookups;
+    }
+}
+
+/* Called with every FORGET and BATCH_FORGET before libfuse serves it. */
+void sqliteos_forgetting(const struct fuse_buf *buf) {
+    const struct fuse_in_header *in = buf->mem;
+    const char *body = (const char *) buf->mem + sizeof *in;
+    size_t length = in->len < buf->size ? in->len : buf->size;
+    if (length < sizeof *in) {
+        return;
+    }
+    size_t left = length - sizeof *in;
+    int64_t now = now_ns();
+    pthread_mutex_lock(&table_lock);
+    if (in->opcode == FUSE_FORGET && left >= sizeof(struct forget_in)) {
+        struct forget_in f;
+        memcpy(&f, body, sizeof f);
+        forget_node(in->nodeid, f.nlookup, now);
+    } else if (in->opcode == FUSE_BATCH_FORGET && left >= sizeof(struct batch_forget_in)) {
+        struct batch_forget_in batch;
+        memcpy(&batch, body, sizeof batch);
+        left -= sizeof batch;
+        const char *at = body + sizeof batch;
+        for (uint32_t i = 0; i < batch.count && left >= sizeof(struct forget_one); i++) {
+            struct forget_one one;
+            memcpy(&one, at, sizeof one);
+            forget_node(one.nodeid, one.nlookup, now);
+            at += sizeof one;
+            left -= sizeof one;
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
 }
 
 int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout) {

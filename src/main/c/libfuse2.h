@@ -85,6 +85,8 @@ void sqliteos_request_starting(const struct fuse_buf *buf);
 void sqliteos_request_finished(void);
 void sqliteos_creating(uint64_t node, const struct fuse_file_info *fi);
 void sqliteos_create_failed(uint64_t node, const struct fuse_file_info *fi);
+/* attr_cache.c: a FORGET or BATCH_FORGET about to be served. */
+void sqliteos_forgetting(const struct fuse_buf *buf);
 typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
 typedef struct fuse_context *(*get_context_fn)(void);
 typedef struct fuse_session *(*get_session_fn)(struct fuse *);

@@ -468,6 +468,7 @@ static int serve_requests(struct worker *w) {
         /* FORGETs come in bursts and need no reply: the listener serves them and reads on */
         if (is_forget(&buf)) {
             pthread_mutex_unlock(&p->lock);
+            sqliteos_forgetting(&buf);
             p->process(p->se, &buf, ch);
             pthread_mutex_lock(&p->lock);
             continue;
