@@ -46,7 +46,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(names = "--name-cache", paramLabel = "SECONDS",
             description = {"How long the kernel may cache names, and the attributes of directories and single-link",
-                "files, while no transaction is open (0 never). Default: 1 on Linux 6.16 and later, where a",
+                "files, while no transaction is open (0 never). Default: 10 on Linux 6.16 and later, where a",
                 "transaction's begin has the kernel drop them all at once; 0.2 on older kernels, where a",
                 "transaction's begin waits this long for them to expire."})
     Double nameCacheSeconds;

@@ -21,8 +21,10 @@ import org.slf4j.LoggerFactory;
  * used: a rename inside it moves the kernel's cached name, and every process
  * would see the moved name while it lasts. Linux 6.16 and later drop every
  * cached name on request (an epoch notification), so a begin costs nothing
- * and names can be kept for a second. Older kernels cannot, so there a begin
- * waits for the names to expire, and they are kept only 0.2 s by default.
+ * and names can be kept for ten seconds: every other change reaches the daemon
+ * through the kernel, which updates or drops what it cached. Older kernels
+ * cannot, so there a begin waits for the names to expire, and they are kept
+ * only 0.2 s by default.
  * Attributes need no such step: whatever a transaction changes comes back in
  * replies with no timeout, and the kernel drops the attributes it changes
  * itself.
@@ -53,7 +55,7 @@ final class NameCacheTimeouts implements CacheFence {
     /** After the last transaction, replies computed inside it may still be on their way. */
     private static final long RESUME_DELAY_MS = 50;
     /** The timeouts when none is asked for: with the epoch notification, and without it. */
-    static final double DEFAULT_SECONDS = 1.0;
+    static final double DEFAULT_SECONDS = 10.0;
     static final double DEFAULT_SECONDS_WAITING = 0.2;
     /** Set to false, the daemon behaves as on a kernel without the epoch notification (for tests). */
     static final String EPOCHS_PROPERTY = "sqliteos.kernelEpochs";
@@ -145,6 +147,7 @@ final class NameCacheTimeouts implements CacheFence {
             if (caching) {
                 setTimeouts(0);
             }
+            double cachedFor = seconds; // what names cached until now were given
             if (epochs) {
                 long result = LibfuseShim.incrementEpoch(fuse);
                 if (result == 0) {
@@ -153,8 +156,11 @@ final class NameCacheTimeouts implements CacheFence {
                 epochs = false;
                 log.warn("the kernel refused to drop its cached names ({}): transactions now wait for them to expire",
                         Errno.nameOf(-result));
+                if (requested == null) {
+                    seconds = DEFAULT_SECONDS_WAITING; // this begin waits out the longer timeout, later ones not
+                }
             }
-            waitNanos = zeroSinceNanos + (long) (seconds * 1e9) - System.nanoTime();
+            waitNanos = zeroSinceNanos + (long) (cachedFor * 1e9) - System.nanoTime();
         }
         if (waitNanos > 0) {
             TimeUnit.NANOSECONDS.sleep(waitNanos); // until every name cached before has expired

@@ -1,0 +1,105 @@
+package io.sqliteos.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * How long the kernel keeps names and attributes with the default
+ * {@code --name-cache}, seen in the requests that reach the daemon (its
+ * {@code --debug} log names every lookup and getattr with its path). Where
+ * the kernel can drop every cached name at a transaction's begin (Linux 6.16
+ * and later), names are kept ten seconds rather than libfuse's one: a tree
+ * walked again a few seconds later (git status, then rm -rf) is not looked up
+ * a second time, and a begin still leaves nothing cached for others to see.
+ */
+class NameCacheIT {
+
+    static MountedFs fs;
+
+    @BeforeAll
+    static void mount() throws Exception {
+        fs = MountedFs.start("--size", "64M", "--debug");
+    }
+
+    @AfterAll
+    static void unmount() {
+        fs.close();
+    }
+
+    @BeforeEach
+    void onlyWhereTheKernelDropsNamesAtABegin() {
+        assumeThat(fs.log()).as("daemon log").contains("a transaction's begin has the kernel drop them");
+    }
+
+    @AfterEach
+    void cleanTree() throws Exception {
+        fs.sh("rm -rf ./*").ok();
+    }
+
+    /** How often the daemon was asked {@code request} (as libfuse logs it) for {@code path}. */
+    static int requests(String request, String path) {
+        String line = request + " " + path + "\n";
+        String log = fs.log();
+        int count = 0;
+        for (int at = log.indexOf(line); at >= 0; at = log.indexOf(line, at + 1)) {
+            count++;
+        }
+        return count;
+    }
+
+    @Test
+    void namesAndDirectoryAttributesUsedSecondsAgoAreStillAnsweredByTheKernel() throws Exception {
+        fs.sh("mkdir d && echo hello > d/f && stat d d/f > /dev/null").ok();
+        int lookups = requests("LOOKUP", "/d/f");
+        int directoryGetattrs = requests("getattr", "/d");
+        assertThat(lookups).as("lookups of d/f so far").isPositive();
+        assertThat(directoryGetattrs).as("getattrs of d so far").isPositive();
+
+        Thread.sleep(3000); // three times what libfuse's default timeout would keep them
+
+        assertThat(fs.sh("stat -c '%s %h' d/f; stat -c %F d").ok().stdout()).isEqualTo("6 1\ndirectory\n");
+        assertThat(requests("LOOKUP", "/d/f")).as("lookups of d/f").isEqualTo(lookups);
+        assertThat(requests("getattr", "/d")).as("getattrs of d").isEqualTo(directoryGetattrs);
+    }
+
+    /**
+     * The kernel knows each name of a file as an inode of its own, so a new
+     * link must make the first name's cached attributes stale. That holds for
+     * a name the kernel dropped and looked up again since it was first cached
+     * (the daemon forgets the old node with the kernel), and while the kernel
+     * drops other files (forgetting their nodes, not this one's).
+     */
+    @Test
+    void aNameLookedUpAgainAfterTheKernelDroppedItShowsWritesThroughANewLink() throws Exception {
+        fs.sh("echo x > f && echo y > h && stat f h > /dev/null && echo 2 > /proc/sys/vm/drop_caches").ok();
+        int lookups = requests("LOOKUP", "/f");
+
+        String seen = fs.sh("exec 3< f; stat h > /dev/null; echo 2 > /proc/sys/vm/drop_caches;"
+                + " ln f g && echo more >> g && stat -c '%s %h' f").ok().stdout();
+
+        assertThat(requests("LOOKUP", "/f")).as("lookups of f once the kernel dropped it").isGreaterThan(lookups);
+        assertThat(seen).as("size and links of f").isEqualTo("7 2\n");
+    }
+
+    @Test
+    void aTransactionsBeginMakesTheKernelAskAgainForNamesItHeld() throws Exception {
+        fs.sh("mkdir d && echo hello > d/f && stat d/f > /dev/null").ok();
+        int lookups = requests("LOOKUP", "/d/f");
+        byte[] begin = "begin".getBytes(StandardCharsets.UTF_8);
+        assertThat(Sys.setxattr(fs.root(), "user.sqliteos.tx", begin, 0)).isZero();
+        try {
+            fs.sh("stat d/f > /dev/null").ok();
+            assertThat(requests("LOOKUP", "/d/f")).as("lookups of d/f after the begin").isGreaterThan(lookups);
+        } finally {
+            byte[] rollback = "rollback".getBytes(StandardCharsets.UTF_8);
+            assertThat(Sys.setxattr(fs.root(), "user.sqliteos.tx", rollback, 0)).isZero();
+        }
+    }
+}
