@@ -205,17 +205,6 @@ static double entry_timeout_for(const struct fuse_entry_param *e) {
     return cacheable ? configured : 0.0;
 }
 
-/* fuse_forget_in, and BATCH_FORGET's fuse_batch_forget_in followed by its fuse_forget_one entries */
-struct forget_in {
-    uint64_t nlookup;
-};
-struct batch_forget_in {
-    uint32_t count, dummy;
-};
-struct forget_one {
-    uint64_t nodeid, nlookup;
-};
-
 /* The kernel forgets lookups of a node; lock held. */
 static void forget_node(unsigned long node, uint64_t lookups, int64_t now) {
     struct cached *c = entry_of_node(node, now);

@@ -78,6 +78,17 @@ struct fuse_out_header {
 #define FUSE_BATCH_FORGET 42
 #define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
 
+/* The bodies of FORGET, and of BATCH_FORGET: a count followed by that many (node, lookups) pairs. */
+struct forget_in {
+    uint64_t nlookup;
+};
+struct batch_forget_in {
+    uint32_t count, dummy;
+};
+struct forget_one {
+    uint64_t nodeid, nlookup;
+};
+
 typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
 typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
 /* open_files.c: a request about to be processed and once served, and a file being created. */

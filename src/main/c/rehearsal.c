@@ -56,7 +56,6 @@ struct create_in { uint32_t flags, mode, umask, padding; };
 struct release_in { uint64_t fh; uint32_t flags, release_flags; uint64_t lock_owner; };
 struct io_in { uint64_t fh, offset; uint32_t size, io_flags; uint64_t lock_owner; uint32_t flags, padding; };
 struct getxattr_in { uint32_t size, padding; };
-struct forget_in { uint64_t nlookup; };
 struct dirent_head { uint64_t ino, off; uint32_t namelen, type; };
 
 struct fuse_args {
