@@ -9,14 +9,13 @@
  *  - directories: they have exactly one name, and the kernel refreshes their
  *    attributes itself when something changes in them; with them cached the
  *    kernel no longer asks for every directory on a path to check permissions;
- *  - other files with a single link, as a lookup or create reports them: all
- *    their changes pass through that one kernel inode. Only link(2) can give
- *    them a second name, and its reply (two links) tells the old kernel inode
- *    to drop its cached attributes before the reply goes out.
+ *  - other files with a single link, as a lookup, create, getattr or setattr
+ *    reports them: all their changes pass through that one kernel inode. Only
+ *    link(2) can give them a second name, and its reply (two links) tells the
+ *    old kernel inode to drop its cached attributes before the reply goes out.
  *
- * Everything else (getattr replies of files, files with several links) gets a
- * zero timeout. The timeout itself (zero while a transaction is open) is the
- * daemon's to set in libfuse's configuration.
+ * Files with several links get a zero timeout. The timeout itself (zero while
+ * a transaction is open) is the daemon's to set in libfuse's configuration.
  *
  * To tell which kernel inode holds a file's attributes, the table below
  * remembers the node of each single-link file's last entry reply. When the
@@ -152,13 +151,15 @@ static void invalidate(unsigned long node) {
     }
 }
 
-/* The timeout an entry reply may carry; invalidates what a new link made stale. */
-static double entry_timeout_for(const struct fuse_entry_param *e) {
+/*
+ * The timeout a reply carrying the attributes st to the kernel node `node` may
+ * give them; invalidates what a new link made stale. A lookup (an entry reply)
+ * adds one to the lookups the kernel holds on the node; a getattr does not.
+ */
+static double timeout_for(unsigned long node, const struct stat *st, double configured, int lookup) {
     if (sqliteos_rehearsing) {
         return 0.0; /* a rehearsal's node (rehearsal.c), not the mount's */
     }
-    const struct stat *st = &e->attr;
-    double configured = e->attr_timeout;
     if (S_ISDIR(st->st_mode)) {
         return configured;
     }
@@ -178,17 +179,17 @@ static double entry_timeout_for(const struct fuse_entry_param *e) {
             free_slot = c;
         }
     }
-    if (mine != NULL && mine->node != e->ino) {
+    if (mine != NULL && mine->node != node) {
         stale = mine->node; /* another kernel inode of this file holds attributes */
     }
     if (cacheable) {
         struct cached *c = mine != NULL ? mine : free_slot;
         if (c != NULL) {
-            int same_node = c == mine && c->node == e->ino;
+            int same_node = c == mine && c->node == node;
             c->ino = (uint64_t) st->st_ino;
-            c->node = e->ino;
+            c->node = node;
             c->until_ns = now + (int64_t) (configured * 1e9) + MARGIN_NS;
-            c->lookups = same_node ? c->lookups + 1 : 1;
+            c->lookups = same_node ? c->lookups + (lookup ? 1 : 0) : 1;
             if (!same_node) {
                 note_node(c, now);
             }
@@ -251,15 +252,18 @@ void sqliteos_forgetting(const struct fuse_buf *buf) {
 
 int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout) {
     reply_attr_fn fn = (reply_attr_fn) libfuse_symbol(&real_attr, "fuse_reply_attr");
-    /* A getattr reply does not say which kernel node asked, so only directories are cached. */
-    return fn(req, attr, S_ISDIR(attr->st_mode) ? attr_timeout : 0.0);
+    /* The reply goes to the node the request named (open_files.c notes it as the request starts). */
+    unsigned long node = (unsigned long) sqliteos_attr_request_node();
+    double timeout = S_ISDIR(attr->st_mode) ? attr_timeout
+            : node != 0 ? timeout_for(node, attr, attr_timeout, 0) : 0.0;
+    return fn(req, attr, timeout);
 }
 
 int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     reply_entry_fn fn = (reply_entry_fn) libfuse_symbol(&real_entry, "fuse_reply_entry");
     struct fuse_entry_param copy = *e;
     if (e->ino != 0) { /* node 0 is a negative entry: no attributes */
-        copy.attr_timeout = entry_timeout_for(e);
+        copy.attr_timeout = timeout_for(e->ino, &e->attr, e->attr_timeout, 1);
     }
     return fn(req, &copy);
 }
@@ -267,7 +271,7 @@ int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
 int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi) {
     reply_create_fn fn = (reply_create_fn) libfuse_symbol(&real_create, "fuse_reply_create");
     struct fuse_entry_param copy = *e;
-    copy.attr_timeout = entry_timeout_for(e);
+    copy.attr_timeout = timeout_for(e->ino, &e->attr, e->attr_timeout, 1);
     sqliteos_creating(e->ino, fi);
     int res = fn(req, &copy, fi);
     if (res != 0) {

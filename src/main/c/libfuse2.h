@@ -91,11 +91,13 @@ struct forget_one {
 
 typedef int (*reply_attr_fn)(fuse_req_t, const struct stat *, double);
 typedef int (*reply_entry_fn)(fuse_req_t, const struct fuse_entry_param *);
-/* open_files.c: a request about to be processed and once served, and a file being created. */
+/* open_files.c: a request about to be processed and once served, a file being created, and the node a
+ * GETATTR or SETATTR being served names. */
 void sqliteos_request_starting(const struct fuse_buf *buf);
 void sqliteos_request_finished(void);
 void sqliteos_creating(uint64_t node, const struct fuse_file_info *fi);
 void sqliteos_create_failed(uint64_t node, const struct fuse_file_info *fi);
+uint64_t sqliteos_attr_request_node(void);
 /* attr_cache.c: a FORGET or BATCH_FORGET about to be served. */
 void sqliteos_forgetting(const struct fuse_buf *buf);
 typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);

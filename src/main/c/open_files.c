@@ -27,6 +27,7 @@
 extern __thread int sqliteos_rehearsing;
 
 #define FUSE_GETATTR 3
+#define FUSE_SETATTR 4
 #define FUSE_OPEN 14
 #define FUSE_RELEASE 18
 #define FUSE_CREATE 35
@@ -141,8 +142,14 @@ void sqliteos_request_starting(const struct fuse_buf *buf) {
     }
 }
 
+/* The node of the GETATTR or SETATTR this thread is serving (whose attributes a reply carries), or 0. */
+uint64_t sqliteos_attr_request_node(void) {
+    return current_opcode == FUSE_GETATTR || current_opcode == FUSE_SETATTR ? current_node : 0;
+}
+
 /* Called by the worker loop once the request has been served. */
 void sqliteos_request_finished(void) {
+    current_opcode = 0;
     if (pinned != NULL) {
         pthread_mutex_lock(&lock);
         if (--pinned->users == 0) {

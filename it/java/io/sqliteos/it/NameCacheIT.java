@@ -90,6 +90,25 @@ class NameCacheIT {
         assertThat(seen).as("size and links of f").isEqualTo("7 2\n");
     }
 
+    /**
+     * A write leaves the kernel unsure of a file's size, so the next stat asks
+     * the daemon; its answer is then kept like a lookup's (a read past the end
+     * of a small file, as cat makes, would otherwise ask again every time), and
+     * a new link still makes it stale.
+     */
+    @Test
+    void attributesAFileWasAskedForAreKeptUntilANewLinkChangesThem() throws Exception {
+        // a second link, gone again, leaves f's kernel inode known only from the stat's answer
+        fs.sh("echo x > f && ln f h && rm h && stat f > /dev/null").ok();
+        int asked = requests("getattr", "/f");
+
+        fs.sh("stat f > /dev/null && cat f > /dev/null && cat f > /dev/null && cat f > /dev/null").ok();
+        assertThat(requests("getattr", "/f")).as("getattrs of f").isEqualTo(asked);
+
+        fs.sh("ln f g && echo more >> g").ok();
+        assertThat(fs.sh("stat -c '%s %h' f").ok().stdout()).as("size and links of f").isEqualTo("7 2\n");
+    }
+
     @Test
     void aTransactionsBeginMakesTheKernelAskAgainForNamesItHeld() throws Exception {
         fs.sh("mkdir d && echo hello > d/f && stat d/f > /dev/null").ok();
