@@ -18,10 +18,11 @@
  * a transaction is open) is the daemon's to set in libfuse's configuration.
  *
  * To tell which kernel inode holds a file's attributes, the table below
- * remembers the node of each single-link file's last entry reply. When the
- * kernel forgets that node (FORGET, as it evicts the inode), the entry goes
- * too: otherwise every file looked up again after the kernel dropped its
- * inodes would cost a notification about a node the kernel no longer has.
+ * remembers, for each single-link file, the node of the last reply that
+ * carried them. When the kernel forgets that node (FORGET, as it evicts the
+ * inode), the entry goes too: otherwise every file looked up again after the
+ * kernel dropped its inodes would cost a notification about a node the kernel
+ * no longer has.
  *
  * It also lets the daemon tell the kernel to drop every name it has cached
  * (sqliteos_increment_epoch), which libfuse 2 has no call for.

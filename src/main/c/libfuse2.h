@@ -73,9 +73,13 @@ struct fuse_out_header {
     int32_t error;
     uint64_t unique;
 };
-#define FUSE_FORGET 2
-#define FUSE_INIT 26
-#define FUSE_BATCH_FORGET 42
+/* The kernel's request opcodes this library reads, or writes (rehearsal.c). */
+enum {
+    FUSE_LOOKUP = 1, FUSE_FORGET = 2, FUSE_GETATTR = 3, FUSE_SETATTR = 4, FUSE_MKNOD = 8, FUSE_MKDIR = 9,
+    FUSE_UNLINK = 10, FUSE_RMDIR = 11, FUSE_RENAME = 12, FUSE_OPEN = 14, FUSE_READ = 15, FUSE_WRITE = 16,
+    FUSE_RELEASE = 18, FUSE_GETXATTR = 22, FUSE_INIT = 26, FUSE_OPENDIR = 27, FUSE_READDIR = 28,
+    FUSE_RELEASEDIR = 29, FUSE_CREATE = 35, FUSE_BATCH_FORGET = 42
+};
 #define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
 
 /* The bodies of FORGET, and of BATCH_FORGET: a count followed by that many (node, lookups) pairs. */

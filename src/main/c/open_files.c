@@ -26,11 +26,6 @@
 
 extern __thread int sqliteos_rehearsing;
 
-#define FUSE_GETATTR 3
-#define FUSE_SETATTR 4
-#define FUSE_OPEN 14
-#define FUSE_RELEASE 18
-#define FUSE_CREATE 35
 #define FUSE_GETATTR_FH (1 << 0)
 
 struct fuse_getattr_in {

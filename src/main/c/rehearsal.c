@@ -29,12 +29,6 @@
 /* Set while this thread rehearses: its replies stay out of attr_cache.c's table of the mount's nodes. */
 __thread int sqliteos_rehearsing;
 
-enum {
-    FUSE_LOOKUP = 1, FUSE_GETATTR = 3, FUSE_SETATTR = 4, FUSE_MKNOD = 8, FUSE_MKDIR = 9,
-    FUSE_UNLINK = 10, FUSE_RMDIR = 11, FUSE_RENAME = 12, FUSE_OPEN = 14, FUSE_READ = 15, FUSE_WRITE = 16,
-    FUSE_RELEASE = 18, FUSE_GETXATTR = 22, FUSE_OPENDIR = 27, FUSE_READDIR = 28,
-    FUSE_RELEASEDIR = 29, FUSE_CREATE = 35
-};
 enum { FATTR_MODE = 1, FATTR_ATIME = 1 << 4, FATTR_MTIME = 1 << 5 };
 enum { ROOT = 1, SUBDIRS = 50, WRITTEN = 3000, READ_SIZE = 4096, LIST_SIZE = 65536, LISTED = 250 };
 /* The protocol the requests are written in (libfuse 2 reads every request of 7.19 and later alike). */

@@ -24,7 +24,6 @@
 
 #include "libfuse2.h"
 
-#define FUSE_SETATTR 4
 #define FUSE_HANDLE_KILLPRIV_V2 (1u << 28)
 
 /* The attribute bits of fuse_setattr_in.valid that libfuse 2 acts on. */
