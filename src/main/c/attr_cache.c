@@ -207,6 +207,27 @@ static double timeout_for(unsigned long node, const struct stat *st, double conf
     return cacheable ? configured : 0.0;
 }
 
+/*
+ * Whether the kernel holds a lookup of the single-link file ino whose
+ * attributes have not timed out: then it still has the name too, and a
+ * listing (readdir_plus.c) need not bring another lookup of it.
+ */
+int sqliteos_kernel_holds(uint64_t ino) {
+    int held = 0;
+    int64_t now = now_ns();
+    pthread_mutex_lock(&table_lock);
+    size_t base = slot_of(ino);
+    for (int i = 0; i < PROBES; i++) {
+        const struct cached *c = &table[(base + i) % SLOTS];
+        if (c->until_ns > now && c->ino == ino) {
+            held = c->lookups > 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+    return held;
+}
+
 /* The kernel forgets lookups of a node; lock held. */
 static void forget_node(unsigned long node, uint64_t lookups, int64_t now) {
     struct cached *c = entry_of_node(node, now);

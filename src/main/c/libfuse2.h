@@ -78,8 +78,15 @@ enum {
     FUSE_LOOKUP = 1, FUSE_FORGET = 2, FUSE_GETATTR = 3, FUSE_SETATTR = 4, FUSE_MKNOD = 8, FUSE_MKDIR = 9,
     FUSE_UNLINK = 10, FUSE_RMDIR = 11, FUSE_RENAME = 12, FUSE_OPEN = 14, FUSE_READ = 15, FUSE_WRITE = 16,
     FUSE_RELEASE = 18, FUSE_GETXATTR = 22, FUSE_INIT = 26, FUSE_OPENDIR = 27, FUSE_READDIR = 28,
-    FUSE_RELEASEDIR = 29, FUSE_CREATE = 35, FUSE_BATCH_FORGET = 42
+    FUSE_RELEASEDIR = 29, FUSE_CREATE = 35, FUSE_BATCH_FORGET = 42, FUSE_READDIRPLUS = 44
 };
+/* A reply's header, and the entry of a lookup's reply (protocol 7.9 on): a creation's handle follows it. */
+enum { OUT_HEADER = 16, ENTRY_OUT = 128 };
+
+/* The body of READ, WRITE, READDIR and READDIRPLUS (protocol 7.9 on). */
+struct io_in { uint64_t fh, offset; uint32_t size, io_flags; uint64_t lock_owner; uint32_t flags, padding; };
+/* An entry of a READDIR reply: this head, the name, zeros up to a multiple of 8 bytes. */
+struct dirent_head { uint64_t ino, off; uint32_t namelen, type; };
 #define FUSE_NOTIFY_INC_EPOCH 8 /* protocol 7.44, Linux 6.16 */
 
 /* The bodies of FORGET, and of BATCH_FORGET: a count followed by that many (node, lookups) pairs. */
@@ -102,8 +109,9 @@ void sqliteos_request_finished(void);
 void sqliteos_creating(uint64_t node, const struct fuse_file_info *fi);
 void sqliteos_create_failed(uint64_t node, const struct fuse_file_info *fi);
 uint64_t sqliteos_attr_request_node(void);
-/* attr_cache.c: a FORGET or BATCH_FORGET about to be served. */
+/* attr_cache.c: a FORGET or BATCH_FORGET about to be served; whether the kernel holds a file's lookup. */
 void sqliteos_forgetting(const struct fuse_buf *buf);
+int sqliteos_kernel_holds(uint64_t ino);
 typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
 typedef struct fuse_context *(*get_context_fn)(void);
 typedef struct fuse_session *(*get_session_fn)(struct fuse *);

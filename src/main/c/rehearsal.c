@@ -33,8 +33,6 @@ enum { FATTR_MODE = 1, FATTR_ATIME = 1 << 4, FATTR_MTIME = 1 << 5 };
 enum { ROOT = 1, SUBDIRS = 50, WRITTEN = 3000, READ_SIZE = 4096, LIST_SIZE = 65536, LISTED = 250 };
 /* The protocol the requests are written in (libfuse 2 reads every request of 7.19 and later alike). */
 enum { PROTOCOL_MINOR = 19 };
-/* Where the reply of an entry puts the open file's handle: after the header and the entry (protocol 7.9 on). */
-enum { OUT_HEADER = 16, ENTRY_OUT = 128 };
 
 struct getattr_in { uint32_t flags, dummy; uint64_t fh; };
 struct setattr_in {
@@ -48,9 +46,7 @@ struct rename_in { uint64_t newdir; };
 struct open_in { uint32_t flags, unused; };
 struct create_in { uint32_t flags, mode, umask, padding; };
 struct release_in { uint64_t fh; uint32_t flags, release_flags; uint64_t lock_owner; };
-struct io_in { uint64_t fh, offset; uint32_t size, io_flags; uint64_t lock_owner; uint32_t flags, padding; };
 struct getxattr_in { uint32_t size, padding; };
-struct dirent_head { uint64_t ino, off; uint32_t namelen, type; };
 
 struct fuse_args {
     int argc;

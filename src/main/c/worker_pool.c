@@ -201,6 +201,12 @@ static void free_worker(struct worker *w) {
 uint32_t sqliteos_privilege_flags(uint32_t kernel_flags);
 void sqliteos_amend_setattr(struct fuse_in_header *in);
 static uint32_t kernel_init_flags;
+/* READDIRPLUS, served by readdir_plus.c: the INIT flags that offer it, when it can be served. */
+uint32_t sqliteos_readdirplus_flags(uint32_t kernel_flags, int fd, size_t bufsize);
+int sqliteos_is_readdirplus(const struct fuse_buf *buf);
+void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch,
+                                session_process_buf_fn process);
+static uint32_t readdirplus_flags;
 
 /* fuse_init_out as of 7.28 and later, zero past max_pages; libfuse 2 sends its first 24 bytes */
 struct init_out {
@@ -232,7 +238,7 @@ static int send_large_init(struct fuse_chan *ch, const struct iovec iov[], size_
         return send(kernel, iov, count);
     }
     init.minor = LARGE_REQUESTS_MINOR;
-    init.flags |= FUSE_MAX_PAGES_FLAG | sqliteos_privilege_flags(kernel_init_flags);
+    init.flags |= FUSE_MAX_PAGES_FLAG | sqliteos_privilege_flags(kernel_init_flags) | readdirplus_flags;
     init.max_pages = MAX_PAGES;
     out.len = sizeof out + sizeof init;
     struct iovec amended[2] = { { &out, sizeof out }, { &init, sizeof init } };
@@ -253,6 +259,7 @@ static void serve_init(struct pool *p, struct fuse_buf *buf, struct fuse_chan *c
             && libfuse_symbol(&chan_send_sym, "fuse_chan_send") != NULL) {
         struct fuse_chan_ops ops = { receive_nothing, send_large_init, NULL };
         kernel_init_flags = in->flags;
+        readdirplus_flags = sqliteos_readdirplus_flags(in->flags, p->fd, p->bufsize);
         init_chan = chan_new(&ops, p->fd, p->bufsize, ch);
     }
     p->process(p->se, buf, init_chan != NULL ? init_chan : ch);
@@ -493,7 +500,11 @@ static int serve_requests(struct worker *w) {
                 sqliteos_amend_setattr(buf.mem);
             }
             sqliteos_request_starting(&buf);
-            p->process(p->se, &buf, ch);
+            if (readdirplus_flags != 0 && sqliteos_is_readdirplus(&buf)) {
+                sqliteos_serve_readdirplus(p->se, &buf, ch, p->process);
+            } else {
+                p->process(p->se, &buf, ch);
+            }
             sqliteos_request_finished();
         }
 

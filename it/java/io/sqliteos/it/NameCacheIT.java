@@ -109,6 +109,57 @@ class NameCacheIT {
         assertThat(fs.sh("stat -c '%s %h' f").ok().stdout()).as("size and links of f").isEqualTo("7 2\n");
     }
 
+    /**
+     * A listing brings the lookups of its entries (READDIRPLUS): a stat of a
+     * file just listed is answered by the kernel, with no request of its own.
+     */
+    @Test
+    void aListingBringsTheLookupsOfItsEntries() throws Exception {
+        fs.sh("mkdir d && for i in 1 2 3 4 5 6 7 8; do printf %0${i}d 0 > d/f$i; done"
+                + " && echo 2 > /proc/sys/vm/drop_caches").ok();
+        int before = requests("LOOKUP", "/d/f7");
+
+        fs.sh("ls d > /dev/null").ok();
+        int listed = requests("LOOKUP", "/d/f7");
+        assertThat(listed).as("lookups of d/f7 made by listing d").isEqualTo(before + 1);
+
+        assertThat(fs.sh("stat -c %s d/f7 d/f3").ok().stdout()).isEqualTo("7\n3\n");
+        assertThat(requests("LOOKUP", "/d/f7")).as("lookups of d/f7 made by its stat").isEqualTo(listed);
+    }
+
+    /**
+     * Attributes that listings brought are each file's own, over a directory
+     * whose listing takes many requests, and a new link still makes them stale.
+     * The names and stats are read as a program walks a directory (scandir,
+     * each entry's stat as it comes), so that the kernel keeps asking for
+     * listings with lookups to the end.
+     */
+    @Test
+    void attributesThatListingsBroughtAreEachFilesOwn() throws Exception {
+        int files = 300;
+        String prefix = "a-file-with-a-name-long-enough-to-fill-the-listing-sooner-";
+        fs.sh("mkdir d && for i in $(seq 1 " + files + "); do printf %0${i}d 0 > d/" + prefix + "$i; done"
+                + " && ln d/" + prefix + "5 d/second-name && chmod 600 d/" + prefix + "9"
+                + " && echo 2 > /proc/sys/vm/drop_caches").ok();
+
+        String walked = fs.sh("python3 -c \"import os\n"
+                + "for e in os.scandir('d'):\n"
+                + "    s = e.stat(follow_symlinks=False)\n"
+                + "    print(e.name, s.st_size, s.st_nlink, oct(s.st_mode & 0o777))\" | sort").ok().stdout();
+
+        java.util.List<String> expected = new java.util.ArrayList<>();
+        for (int i = 1; i <= files; i++) {
+            expected.add(prefix + i + " " + i + " " + (i == 5 ? 2 : 1) + " " + (i == 9 ? "0o600" : "0o644"));
+        }
+        expected.add("second-name 5 2 0o644");
+        java.util.Collections.sort(expected);
+        assertThat(walked.lines().toList()).isEqualTo(expected);
+
+        String seen = fs.sh("ln d/" + prefix + "7 d/third-name && echo more >> d/third-name"
+                + " && stat -c '%s %h' d/" + prefix + "7").ok().stdout();
+        assertThat(seen).as("size and links of a listed file after a write through a new link").isEqualTo("12 2\n");
+    }
+
     @Test
     void aTransactionsBeginMakesTheKernelAskAgainForNamesItHeld() throws Exception {
         fs.sh("mkdir d && echo hello > d/f && stat d/f > /dev/null").ok();
