@@ -18,6 +18,15 @@
  * kernel skips "." and "..", so they go without one, as do files whose
  * lookup the kernel still holds (git status lists directories after it has
  * looked up every file in them).
+ *
+ * A walk that needs only names and types (find) would pay for lookups it
+ * never uses, about as much as the round trips saved elsewhere. So a listing
+ * brings the lookups of subdirectories always (a walk goes into them), and
+ * those of other files only for a process that has shown it uses them: one
+ * that looked up a file in the directory it listed last, as du, grep -r and
+ * ls -l do after their first listing. A process that lists nothing for a
+ * second starts afresh, so a new process that gets an old one's number is not
+ * taken for it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,8 +35,68 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "libfuse2.h"
+
+#define DT_DIR 4
+#define WALKER_SLOTS 256
+#define WALKER_IDLE_NS 1000000000LL
+
+/* A process (the kernel names the calling thread) that lists directories: what it listed last, and whether
+ * it went on to use the files in it. */
+struct walker {
+    uint32_t pid;
+    int uses_files;
+    uint64_t listed_dir;
+    int64_t last_listing_ns;
+};
+
+static struct walker walkers[WALKER_SLOTS];
+static pthread_mutex_t walkers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The slot of a process that has listed within the last second, or NULL. Lock held. */
+static struct walker *walker_of(uint32_t pid, int64_t now) {
+    struct walker *w = &walkers[pid % WALKER_SLOTS];
+    return w->pid == pid && now - w->last_listing_ns < WALKER_IDLE_NS ? w : NULL;
+}
+
+/* Notes a process's listing of dir; returns whether its files should come with lookups. */
+static int listing_by(uint32_t pid, uint64_t dir) {
+    int64_t now = now_ns();
+    pthread_mutex_lock(&walkers_lock);
+    struct walker *w = walker_of(pid, now);
+    if (w == NULL) {
+        w = &walkers[pid % WALKER_SLOTS];
+        w->pid = pid;
+        w->uses_files = 0;
+    }
+    w->listed_dir = dir;
+    w->last_listing_ns = now;
+    int files_too = w->uses_files;
+    pthread_mutex_unlock(&walkers_lock);
+    return files_too;
+}
+
+/* Called by the worker loop with each request: a LOOKUP in the directory its process listed last shows it uses files. */
+void sqliteos_noting_lookup(const struct fuse_buf *buf) {
+    const struct fuse_in_header *in = buf->mem;
+    if ((buf->flags & FUSE_BUF_IS_FD) || in->opcode != FUSE_LOOKUP) {
+        return;
+    }
+    pthread_mutex_lock(&walkers_lock);
+    struct walker *w = walker_of(in->pid, now_ns());
+    if (w != NULL && w->listed_dir == in->nodeid) {
+        w->uses_files = 1;
+    }
+    pthread_mutex_unlock(&walkers_lock);
+}
 
 /* The protocol's flags that offer READDIRPLUS, and its automatic form. */
 #define FUSE_DO_READDIRPLUS (1u << 13)
@@ -176,6 +245,7 @@ void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *
 
     size_t used = OUT_HEADER;
     uint32_t count = 0;
+    int files_too = listing_by(h.pid, h.nodeid);
     if (err == 0) {
         /* as many entries as fit, each with its lookup; the kernel asks again from the last one's offset */
         ask.opcode = FUSE_LOOKUP;
@@ -193,7 +263,7 @@ void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *
             unsigned char *out = plus + used;
             memset(out, 0, plus_length);
             int dots = (d.namelen == 1 && name[0] == '.') || (d.namelen == 2 && name[0] == '.' && name[1] == '.');
-            if (!dots && !sqliteos_kernel_holds(d.ino)) {
+            if (!dots && (d.type == DT_DIR || files_too) && !sqliteos_kernel_holds(d.ino)) {
                 char lookup[256];
                 memcpy(lookup, name, d.namelen);
                 lookup[d.namelen] = '\0';

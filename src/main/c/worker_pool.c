@@ -206,6 +206,7 @@ uint32_t sqliteos_readdirplus_flags(uint32_t kernel_flags, int fd, size_t bufsiz
 int sqliteos_is_readdirplus(const struct fuse_buf *buf);
 void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch,
                                 session_process_buf_fn process);
+void sqliteos_noting_lookup(const struct fuse_buf *buf);
 static uint32_t readdirplus_flags;
 
 /* fuse_init_out as of 7.28 and later, zero past max_pages; libfuse 2 sends its first 24 bytes */
@@ -503,6 +504,9 @@ static int serve_requests(struct worker *w) {
             if (readdirplus_flags != 0 && sqliteos_is_readdirplus(&buf)) {
                 sqliteos_serve_readdirplus(p->se, &buf, ch, p->process);
             } else {
+                if (readdirplus_flags != 0) {
+                    sqliteos_noting_lookup(&buf);
+                }
                 p->process(p->se, &buf, ch);
             }
             sqliteos_request_finished();

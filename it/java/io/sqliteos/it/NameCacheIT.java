@@ -110,21 +110,30 @@ class NameCacheIT {
     }
 
     /**
-     * A listing brings the lookups of its entries (READDIRPLUS): a stat of a
-     * file just listed is answered by the kernel, with no request of its own.
+     * A listing brings the lookups of its subdirectories (READDIRPLUS), and
+     * those of its files for a process that used the files of the directory it
+     * listed before: a stat of such a file is then answered by the kernel. A
+     * process that only lists, as find does, is not given lookups of files.
      */
     @Test
-    void aListingBringsTheLookupsOfItsEntries() throws Exception {
-        fs.sh("mkdir d && for i in 1 2 3 4 5 6 7 8; do printf %0${i}d 0 > d/f$i; done"
-                + " && echo 2 > /proc/sys/vm/drop_caches").ok();
-        int before = requests("LOOKUP", "/d/f7");
+    void aListingBringsTheLookupsItsProcessUses() throws Exception {
+        fs.sh("mkdir d e e/sub && for i in 1 2 3 4 5 6 7 8; do printf %0${i}d 0 > d/f$i; printf %0${i}d 0 > e/f$i;"
+                + " done && echo 2 > /proc/sys/vm/drop_caches && sleep 0.5").ok(); // the kernel's forgets arrive
+        int files = requests("LOOKUP", "/e/f7");
+        int subdirs = requests("LOOKUP", "/e/sub");
 
-        fs.sh("ls d > /dev/null").ok();
-        int listed = requests("LOOKUP", "/d/f7");
-        assertThat(listed).as("lookups of d/f7 made by listing d").isEqualTo(before + 1);
+        fs.sh("ls d e > /dev/null").ok();
+        assertThat(requests("LOOKUP", "/e/sub")).as("lookups of e/sub made by listing e").isEqualTo(subdirs + 1);
+        assertThat(requests("LOOKUP", "/e/f7")).as("lookups of e/f7 made by listing e").isEqualTo(files);
 
-        assertThat(fs.sh("stat -c %s d/f7 d/f3").ok().stdout()).isEqualTo("7\n3\n");
-        assertThat(requests("LOOKUP", "/d/f7")).as("lookups of d/f7 made by its stat").isEqualTo(listed);
+        fs.sh("echo 2 > /proc/sys/vm/drop_caches && sleep 0.5 && python3 -c \"import os\n"
+                + "for n in os.listdir('d'): os.lstat('d/' + n)\n"
+                + "os.listdir('e')\"").ok();
+        int listed = requests("LOOKUP", "/e/f7");
+        assertThat(listed).as("lookups of e/f7 made by listing e after using d's files").isEqualTo(files + 1);
+
+        assertThat(fs.sh("stat -c %s e/f7 e/f3").ok().stdout()).isEqualTo("7\n3\n");
+        assertThat(requests("LOOKUP", "/e/f7")).as("lookups of e/f7 made by its stat").isEqualTo(listed);
     }
 
     /**
