@@ -85,12 +85,6 @@ static struct cached table[SLOTS];
 static struct by_node nodes[SLOTS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static size_t slot_of(uint64_t key) {
     return (size_t) ((key * 0x9E3779B97F4A7C15ULL) >> 48) % SLOTS;
 }

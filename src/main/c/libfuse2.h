@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 typedef struct fuse_req *fuse_req_t;
 struct fuse;
@@ -175,6 +176,13 @@ static inline void *libfuse_versioned(void **slot, const char *name, const char 
         __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
     }
     return fn;
+}
+
+/* The monotonic clock in nanoseconds, for timeouts. */
+static inline int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 #endif

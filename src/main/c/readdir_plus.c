@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "libfuse2.h"
 
@@ -54,12 +53,6 @@ struct walker {
 
 static struct walker walkers[WALKER_SLOTS];
 static pthread_mutex_t walkers_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* The slot of a process that has listed within the last second, or NULL. Lock held. */
 static struct walker *walker_of(uint32_t pid, int64_t now) {
