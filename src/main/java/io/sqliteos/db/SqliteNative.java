@@ -24,12 +24,17 @@ final class SqliteNative {
 
     private SqliteNative() {}
 
-    /** Loads the library once per JVM; call before the first connection. */
+    /** Loads the library (and the coalescing VFS) once per JVM; call before the first connection. */
     static synchronized void load() {
         if (tried) {
             return;
         }
         tried = true;
+        loadDriverLibrary();
+        CoalescingVfs.install();
+    }
+
+    private static void loadDriverLibrary() {
         String resource = resourceForThisSystem();
         if (resource == null || System.getProperty("org.sqlite.lib.path") != null) {
             return;

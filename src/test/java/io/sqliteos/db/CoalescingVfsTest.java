@@ -1,0 +1,178 @@
+package io.sqliteos.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The coalescing VFS under the load it was made for: one writer committing and
+ * rolling back rows of every size, readers checking each row against its hash
+ * in their snapshots, and a checkpointer copying the log into the database
+ * all the while.
+ */
+class CoalescingVfsTest {
+
+    private static final int[] SIZES = {10, 3_000, 20_000, 200_000};
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theVfsIsInstalledWithTheDriver() throws Exception {
+        SqliteNative.load();
+        assertThat(Files.readString(Path.of("/proc/self/maps"))).contains("sqliteos-coalescing-vfs");
+    }
+
+    @Test
+    void readersAndCheckpointsSeeEveryCommitWholeWhileTheLogIsWrittenInPieces() throws Exception {
+        SqliteNative.load();
+        String url = "jdbc:sqlite:" + dir.resolve("t.db");
+        Map<Integer, String> model = new HashMap<>();
+        List<String> problems = new CopyOnWriteArrayList<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        try (Connection writer = DriverManager.getConnection(url)) {
+            try (Statement st = writer.createStatement()) {
+                st.execute("PRAGMA page_size = 8192");
+                st.execute("PRAGMA journal_mode = WAL");
+                st.execute("PRAGMA synchronous = OFF");
+                st.execute("PRAGMA wal_autocheckpoint = 0");
+                st.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB, h TEXT)");
+            }
+            List<Thread> threads = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                threads.add(new Thread(() -> checkSnapshots(url, stop, problems)));
+            }
+            threads.add(new Thread(() -> checkpoint(url, stop, problems)));
+            threads.forEach(Thread::start);
+            try {
+                writeAndRollBack(writer, model, new Random(7));
+            } finally {
+                stop.set(true);
+                for (Thread t : threads) {
+                    t.join();
+                }
+            }
+            assertThat(problems).isEmpty();
+            assertThat(hashes(writer)).isEqualTo(model);
+            try (Statement st = writer.createStatement()) {
+                st.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+            }
+        }
+        try (Connection reopened = DriverManager.getConnection(url); Statement st = reopened.createStatement();
+                ResultSet rs = st.executeQuery("PRAGMA integrity_check")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("ok");
+            assertThat(hashes(reopened)).isEqualTo(model);
+        }
+    }
+
+    private static void writeAndRollBack(Connection writer, Map<Integer, String> model, Random random) throws Exception {
+        writer.setAutoCommit(false);
+        try (PreparedStatement put = writer.prepareStatement("INSERT OR REPLACE INTO t VALUES (?, ?, ?)");
+                PreparedStatement delete = writer.prepareStatement("DELETE FROM t WHERE k = ?")) {
+            for (int round = 0; round < 600; round++) {
+                Map<Integer, String> changed = new HashMap<>(model);
+                for (int j = random.nextInt(5); j >= 0; j--) {
+                    int key = random.nextInt(300);
+                    if (random.nextInt(8) == 0) {
+                        delete.setInt(1, key);
+                        delete.executeUpdate();
+                        changed.remove(key);
+                    } else {
+                        byte[] value = new byte[SIZES[random.nextInt(SIZES.length)]];
+                        random.nextBytes(value);
+                        put.setInt(1, key);
+                        put.setBytes(2, value);
+                        put.setString(3, hash(value));
+                        put.executeUpdate();
+                        changed.put(key, hash(value));
+                    }
+                }
+                if (random.nextInt(10) == 0) {
+                    writer.rollback();
+                } else {
+                    writer.commit();
+                    model.clear();
+                    model.putAll(changed);
+                }
+            }
+        } finally {
+            writer.setAutoCommit(true);
+        }
+    }
+
+    /** Every row a snapshot holds matches its hash, and the snapshot counts as many. */
+    private static void checkSnapshots(String url, AtomicBoolean stop, List<String> problems) {
+        try (Connection reader = DriverManager.getConnection(url)) {
+            reader.setAutoCommit(false);
+            try (Statement st = reader.createStatement()) {
+                while (!stop.get()) {
+                    int rows = 0;
+                    try (ResultSet rs = st.executeQuery("SELECT k, v, h FROM t")) {
+                        while (rs.next()) {
+                            rows++;
+                            if (!hash(rs.getBytes(2)).equals(rs.getString(3))) {
+                                problems.add("row " + rs.getInt(1) + " does not match its hash");
+                            }
+                        }
+                    }
+                    try (ResultSet rs = st.executeQuery("SELECT count(*) FROM t")) {
+                        rs.next();
+                        if (rs.getInt(1) != rows) {
+                            problems.add("a snapshot counted " + rs.getInt(1) + " rows and read " + rows);
+                        }
+                    }
+                    reader.commit();
+                }
+            }
+        } catch (Exception e) {
+            problems.add(e.toString());
+        }
+    }
+
+    private static void checkpoint(String url, AtomicBoolean stop, List<String> problems) {
+        try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
+            while (!stop.get()) {
+                st.execute("PRAGMA wal_checkpoint(PASSIVE)");
+            }
+        } catch (SQLException e) {
+            problems.add(e.toString());
+        }
+    }
+
+    private static Map<Integer, String> hashes(Connection c) throws SQLException {
+        Map<Integer, String> found = new HashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT k, h FROM t")) {
+            while (rs.next()) {
+                found.put(rs.getInt(1), rs.getString(2));
+            }
+        }
+        return found;
+    }
+
+    private static String hash(byte[] value) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
