@@ -35,8 +35,8 @@ SQLITE_EXTENSION_INIT1
 /* the shared-memory lock a connection holds while it writes to the log */
 #define WAL_WRITE_LOCK 0
 #define FRAME_HEADER 24
-/* The most the default VFS reads or writes in one call is what SQLite itself
- * ever asks for, a 64 KiB page: it masks larger sizes to 17 bits. */
+/* The default VFS masks the size of one read or write to 17 bits (SQLite never
+ * asks it for more than a 64 KiB page), so pieces stay at that largest page. */
 #define LARGEST_IO (64 << 10)
 /* a 1 MiB request's pages with their headers, written 64 KiB at a time */
 #define WRITE_BUFFER (1 << 20)
