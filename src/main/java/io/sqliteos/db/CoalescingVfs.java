@@ -1,9 +1,5 @@
 package io.sqliteos.db;
 
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -12,9 +8,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Makes SQLite write and read its write-ahead log through the coalescing VFS
- * (src/main/c/sqlite/coalescing_vfs.c, built into the jar): a frame a write
- * instead of two, a commit's frames in a few large writes, and a checkpoint's
- * reads of the log in 64 KiB pieces instead of a page each. The library is a
+ * (src/main/c/sqlite/coalescing_vfs.c, built into the jar): a commit's frames
+ * in 64 KiB writes instead of two writes a page, and a checkpoint's reads of
+ * the log in 64 KiB pieces instead of a page each. The library is a
  * SQLite extension that makes itself the default VFS of the process, so every
  * connection opened afterwards uses it. Without it SQLite works as before.
  */
@@ -28,14 +24,8 @@ final class CoalescingVfs {
 
     /** Installs the VFS; call once, after the driver's library and before the first database opens. */
     static void install() {
-        try (InputStream in = CoalescingVfs.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) {
-                log.warn("{} is not in the jar: SQLite writes its log a page at a time", RESOURCE);
-                return;
-            }
-            Path file = Files.createTempFile("sqliteos-coalescing-vfs-", ".so");
-            try {
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        try {
+            boolean inJar = SqliteNative.withTemporaryCopy(RESOURCE, "sqliteos-coalescing-vfs-", file -> {
                 org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
                 config.enableLoadExtension(true);
                 try (Connection c = DriverManager.getConnection("jdbc:sqlite::memory:", config.toProperties());
@@ -44,9 +34,11 @@ final class CoalescingVfs {
                     load.setString(2, ENTRY_POINT);
                     load.execute();
                 }
+            });
+            if (inJar) {
                 log.debug("SQLite's log goes through the coalescing VFS");
-            } finally {
-                Files.deleteIfExists(file); // the loaded mapping outlives the name
+            } else {
+                log.warn("{} is not in the jar: SQLite writes its log a page at a time", RESOURCE);
             }
         } catch (Exception | LinkageError e) {
             log.warn("cannot install the coalescing VFS: SQLite writes its log a page at a time", e);

@@ -39,23 +39,45 @@ final class SqliteNative {
         if (resource == null || System.getProperty("org.sqlite.lib.path") != null) {
             return;
         }
-        try (InputStream in = SqliteNative.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                return;
-            }
-            Path file = Files.createTempFile("sqliteos-sqlitejdbc-", ".so");
-            try {
-                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-                System.setProperty("org.sqlite.lib.path", file.getParent().toString());
-                System.setProperty("org.sqlite.lib.name", file.getFileName().toString());
-                org.sqlite.SQLiteJDBCLoader.initialize();
-            } finally {
-                System.clearProperty("org.sqlite.lib.path");
-                System.clearProperty("org.sqlite.lib.name");
-                Files.deleteIfExists(file);
-            }
+        try {
+            withTemporaryCopy(resource, "sqliteos-sqlitejdbc-", file -> {
+                try {
+                    System.setProperty("org.sqlite.lib.path", file.getParent().toString());
+                    System.setProperty("org.sqlite.lib.name", file.getFileName().toString());
+                    org.sqlite.SQLiteJDBCLoader.initialize();
+                } finally {
+                    System.clearProperty("org.sqlite.lib.path");
+                    System.clearProperty("org.sqlite.lib.name");
+                }
+            });
         } catch (Exception | LinkageError e) {
             log.debug("the SQLite driver loads its native library itself: {}", e.toString());
+        }
+    }
+
+    /** What is done with a library's temporary copy. */
+    interface LoadFromFile {
+        void load(Path file) throws Exception;
+    }
+
+    /**
+     * Copies a library from the jar to a temporary file, hands it to {@code loader}
+     * and deletes the copy (the loaded mapping outlives the name). False when the
+     * jar does not hold {@code resource}.
+     */
+    static boolean withTemporaryCopy(String resource, String prefix, LoadFromFile loader) throws Exception {
+        try (InputStream in = SqliteNative.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                return false;
+            }
+            Path file = Files.createTempFile(prefix, ".so");
+            try {
+                Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+                loader.load(file);
+                return true;
+            } finally {
+                Files.deleteIfExists(file);
+            }
         }
     }
 
