@@ -188,6 +188,11 @@ class DurabilityIT {
         Files.createDirectories(disk);
         MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", disk.toString()).ok();
         Path db = disk.resolve("fs.db");
+        Path payload = work.resolve("payload");
+        byte[] bytes = new byte[256 << 10];
+        new Random(5).nextBytes(bytes);
+        Files.write(payload, bytes);
+        String log;
         try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
             fs.sh("echo precious > keep && sync keep").ok();
             MountedFs.Result fill = fs.sh("dd if=/dev/urandom of=big bs=64k count=400 conv=fsync");
@@ -195,10 +200,17 @@ class DurabilityIT {
             assertThat(fill.stderr()).contains("No space left on device");
             assertThat(fs.sh("cat keep").ok().stdout()).isEqualTo("precious\n");
             fs.sh("rm big").ok(); // a reserve beside the database leaves room to delete on a full disk
+            // the writes that failed left nothing behind that could spoil later ones
+            fs.sh("cp " + payload + " after && sync after").ok();
+            assertThat(digest(fs.path("after"))).isEqualTo(digest(payload));
+            log = fs.log();
         }
+        // SQLite undoes a transaction that met a full disk itself: nothing is left for the daemon to undo
+        assertThat(log).contains("returning ENOSPC").doesNotContain("rollback failed");
         assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
         try (MountedFs fs = MountedFs.start("--db", db.toString())) {
-            assertThat(fs.sh("ls; cat keep").ok().stdout()).isEqualTo("keep\nprecious\n");
+            assertThat(fs.sh("ls; cat keep").ok().stdout()).isEqualTo("after\nkeep\nprecious\n");
+            assertThat(digest(fs.path("after"))).isEqualTo(digest(payload));
         }
     }
 }

@@ -533,7 +533,12 @@ public final class Database implements AutoCloseable {
         try {
             store.rollback();
         } catch (RuntimeException e) {
-            log.warn("rollback failed: {}", e.getMessage());
+            if (String.valueOf(e.getMessage()).contains("no transaction is active")) {
+                // SQLite has already rolled back on its own (it does after SQLITE_FULL, for one)
+                log.debug("rollback: {}", e.getMessage());
+            } else {
+                log.warn("rollback failed: {}", e.getMessage());
+            }
         }
     }
 
