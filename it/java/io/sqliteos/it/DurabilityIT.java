@@ -182,47 +182,6 @@ class DurabilityIT {
         assertThat(digest(disk.resolve("ro.db"))).isEqualTo(digest(good));
     }
 
-    /** The bytes of a database file and its write-ahead log: what it takes of the disk, or of RAM. */
-    static long databaseBytes(Path db) throws Exception {
-        long bytes = 0;
-        for (Path p : new Path[] {db, Path.of(db + "-wal")}) {
-            bytes += Files.exists(p) ? Files.size(p) : 0;
-        }
-        return bytes;
-    }
-
-    @Test
-    void deletedFilesGiveTheirSpaceBackToTheDiskAndToRam() throws Exception {
-        Path db = work.resolve("fs.db");
-        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
-            fs.sh("head -c 48M /dev/urandom > big && head -c 4M /dev/urandom > small && sync").ok();
-            String small = digest(fs.path("small"));
-            assertThat(databaseBytes(db)).isGreaterThan(52L << 20);
-            fs.sh("rm big").ok();
-            MountedFs.eventually("the database file giving the space back", 30, () -> databaseBytes(db) < (12L << 20));
-            assertThat(digest(fs.path("small"))).isEqualTo(small);
-            fs.sh("head -c 1M /dev/zero > more").ok(); // and it grows again
-        }
-        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
-
-        // the default: a database in RAM gives the memory back
-        java.util.Set<Path> before = MountedFs.ramDatabases();
-        try (MountedFs fs = MountedFs.start()) {
-            // the warm-up's scratch database is there too until it finishes
-            MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
-            java.util.Set<Path> created = MountedFs.ramDatabases();
-            created.removeAll(before);
-            assertThat(created).hasSize(1);
-            Path ram = created.iterator().next().resolve("fs.db");
-            fs.sh("head -c 48M /dev/urandom > big && head -c 4M /dev/urandom > small").ok();
-            String small = digest(fs.path("small"));
-            MountedFs.eventually("the database in RAM holding the files", 30, () -> databaseBytes(ram) > (52L << 20));
-            fs.sh("rm big").ok();
-            MountedFs.eventually("the database in RAM giving the memory back", 30, () -> databaseBytes(ram) < (12L << 20));
-            assertThat(digest(fs.path("small"))).isEqualTo(small);
-        }
-    }
-
     @Test
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
         Path disk = work.resolve("disk");

@@ -10,7 +10,6 @@ import java.sql.Statement;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -61,8 +60,6 @@ public final class Database implements AutoCloseable {
     private final DiskReserve reserve;
     private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
     private final EntryCache entryCache = new EntryCache();
-    /** Reads and writes served: the checkpointer leaves background work to quiet moments. */
-    private final LongAdder requests = new LongAdder();
     /** Inode rows of the committed state, for reads: about 160 bytes a row bounds this near 32 MiB. */
     private final CommittedCache<Long, InodeRow> inodeCache = new CommittedCache<>(200_000);
     private final InodeCeiling inodeCeiling = new InodeCeiling();
@@ -98,12 +95,6 @@ public final class Database implements AutoCloseable {
                 // 512 MiB through a mount 30% faster than 4 KiB and read it 15% faster, while
                 // small operations cost the same; 16 KiB made them 10% dearer.
                 st.execute("PRAGMA page_size = 8192");
-                if (isEmpty(st)) {
-                    // A new database keeps a map of its pages, so that the pages deleted files
-                    // leave free can be given back to the disk (or RAM) later: see Checkpointer.
-                    // (On an existing one the pragma would begin a write: a file refused must stay untouched.)
-                    st.execute("PRAGMA auto_vacuum = INCREMENTAL");
-                }
                 st.execute("PRAGMA journal_mode = WAL");
             }
             SchemaMigrator.migrate(first);
@@ -114,7 +105,7 @@ public final class Database implements AutoCloseable {
         this.writer = new SqliteStore(first, entryCache, inodeCache, inodeCeiling, true);
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
-        this.checkpointer = new Checkpointer(connect(), requests::sum);
+        this.checkpointer = new Checkpointer(connect());
         this.batchCommitter = this.batchNanos > 0 ? new BatchCommitter(this::commitBatchIfDue, this.batchNanos) : null;
     }
 
@@ -157,13 +148,6 @@ public final class Database implements AutoCloseable {
     /** The database file: on tmpfs for the in-memory default. */
     public Path file() {
         return file;
-    }
-
-    /** Whether the database file has no pages yet: a new database. */
-    private static boolean isEmpty(Statement st) throws SQLException {
-        try (java.sql.ResultSet rs = st.executeQuery("PRAGMA page_count")) {
-            return rs.next() && rs.getLong(1) == 0;
-        }
     }
 
     private Connection connect() throws SQLException {
@@ -290,7 +274,6 @@ public final class Database implements AutoCloseable {
 
     /** Runs {@code work} in a read snapshot on a pooled reader connection. */
     public <T> T read(Function<Store, T> work) {
-        requests.increment();
         if (batchOpen) {
             lockWriter();
             try {
@@ -356,7 +339,6 @@ public final class Database implements AutoCloseable {
     }
 
     private <T> T write(Function<Store, T> work, boolean freesSpace) {
-        requests.increment();
         lockWriter();
         try {
             if (writeLock.getHoldCount() > 1) {
