@@ -182,6 +182,61 @@ class DurabilityIT {
         assertThat(digest(disk.resolve("ro.db"))).isEqualTo(digest(good));
     }
 
+    /** What a database file and its write-ahead log take of the disk (or of RAM): their blocks, not their sizes. */
+    static long databaseBlocks(Path db) throws Exception {
+        long bytes = 0;
+        for (Path p : new Path[] {db, Path.of(db + "-wal")}) {
+            if (Files.exists(p)) {
+                String[] blocks = MountedFs.exec("stat", "-c", "%b %B", p.toString()).ok().stdout().trim().split(" ");
+                bytes += Long.parseLong(blocks[0]) * Long.parseLong(blocks[1]);
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Writes a 48 MiB file beside a 4 MiB one and deletes it, twice: the second
+     * time its data goes where the first one's was, and it is deleted before the
+     * daemon had a quiet moment in between. Each time the database (in RAM or on
+     * disk) gives the space back, and the small file keeps its bytes.
+     */
+    private static void deletionsGiveSpaceBack(MountedFs fs, Path db) throws Exception {
+        fs.sh("head -c 48M /dev/urandom > big && head -c 4M /dev/urandom > small && sync").ok();
+        String small = digest(fs.path("small"));
+        MountedFs.eventually("the database holding the files", 30, () -> databaseBlocks(db) > (52L << 20));
+        fs.sh("rm big").ok();
+        MountedFs.eventually("the database giving the space back", 30, () -> databaseBlocks(db) < (12L << 20));
+        assertThat(digest(fs.path("small"))).isEqualTo(small);
+
+        fs.sh("head -c 48M /dev/urandom > again && sync && rm again").ok();
+        MountedFs.eventually("the database giving the reused space back", 30, () -> databaseBlocks(db) < (12L << 20));
+        fs.sh("head -c 1M /dev/zero > more").ok(); // and it takes space again
+        assertThat(digest(fs.path("small"))).isEqualTo(small);
+        assertThat(fs.sh("wc -c < more").ok().stdout().trim()).isEqualTo("1048576");
+    }
+
+    @Test
+    void deletedFilesGiveTheirSpaceBackToTheDiskAndToRam() throws Exception {
+        Path db = work.resolve("fs.db");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            deletionsGiveSpaceBack(fs, db);
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+
+        // the default: a database in RAM gives the memory back
+        java.util.Set<Path> before = MountedFs.ramDatabases();
+        try (MountedFs fs = MountedFs.start()) {
+            // the warm-up's scratch database is there too until it finishes
+            MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
+            java.util.Set<Path> created = MountedFs.ramDatabases();
+            created.removeAll(before);
+            assertThat(created).hasSize(1);
+            deletionsGiveSpaceBack(fs, created.iterator().next().resolve("fs.db"));
+            // punching holes worked all along
+            assertThat(fs.log()).doesNotContain("free pages stay", "not giving free pages back", "punching a hole");
+        }
+    }
+
     @Test
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
         Path disk = work.resolve("disk");

@@ -16,6 +16,9 @@ import org.slf4j.LoggerFactory;
  * pay for it. It uses passive checkpoints, which never wait for and never block
  * readers or writers. Connections keep a large automatic checkpoint threshold as
  * a backstop that bounds the log when this thread falls behind.
+ *
+ * <p>Once the commits pause, it empties the log and then runs the work that
+ * needs an empty log ({@link AfterLogEmptied}: giving free pages back).
  */
 final class Checkpointer extends BackgroundLoop {
 
@@ -35,15 +38,28 @@ final class Checkpointer extends BackgroundLoop {
      */
     private static final long MAX_IDLE_NANOS = TimeUnit.SECONDS.toNanos(30);
 
+    /** A pass of the work after the log was emptied that ran out of time goes on after this pause. */
+    private static final long MORE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    /** Work for an idle database whose log this thread has just emptied. */
+    interface AfterLogEmptied {
+        enum Outcome { DONE, MORE, BUSY }
+
+        /** Runs on this thread's connection, with no transaction open on it. */
+        Outcome run(Connection connection);
+    }
+
     private final Connection connection;
+    private final AfterLogEmptied afterLogEmptied;
     private final AtomicLong pendingCommits = new AtomicLong();
 
-    private boolean logMayHoldFrames; // this thread's own
+    private boolean idleWorkLeft = true; // this thread's own: the log may hold frames, or the idle work is not done
     private long idleNanos = IDLE_NANOS; // this thread's own
 
-    Checkpointer(Connection connection) throws SQLException {
+    Checkpointer(Connection connection, AfterLogEmptied afterLogEmptied) throws SQLException {
         super("sqliteos-checkpoint");
         this.connection = connection;
+        this.afterLogEmptied = afterLogEmptied;
         try (Statement st = connection.createStatement()) {
             // a passive checkpoint never waits anyway; an idle one that would must not either
             st.execute("PRAGMA busy_timeout = 0");
@@ -62,13 +78,12 @@ final class Checkpointer extends BackgroundLoop {
     void round() {
         long before = pendingCommits.get();
         if (before == 0) {
-            if (!logMayHoldFrames) {
+            if (!idleWorkLeft) {
                 LockSupport.park(this);
             } else {
                 LockSupport.parkNanos(this, idleNanos);
                 if (pendingCommits.get() == 0 && !stopped()) {
-                    logMayHoldFrames = !emptyLog();
-                    idleNanos = logMayHoldFrames ? Math.min(2 * idleNanos, MAX_IDLE_NANOS) : IDLE_NANOS;
+                    idleRound();
                 }
             }
             return;
@@ -80,8 +95,30 @@ final class Checkpointer extends BackgroundLoop {
         }
         pendingCommits.set(0);
         checkpoint();
-        logMayHoldFrames = true;
+        idleWorkLeft = true;
         idleNanos = IDLE_NANOS;
+    }
+
+    /** Empties the log and does the idle work; when either is kept from it, tries again later, ever later. */
+    private void idleRound() {
+        AfterLogEmptied.Outcome outcome = emptyLog() ? runAfterLogEmptied() : AfterLogEmptied.Outcome.BUSY;
+        switch (outcome) {
+            case DONE -> {
+                idleWorkLeft = false;
+                idleNanos = IDLE_NANOS;
+            }
+            case MORE -> idleNanos = MORE_NANOS;
+            case BUSY -> idleNanos = Math.min(2 * Math.max(idleNanos, IDLE_NANOS), MAX_IDLE_NANOS);
+        }
+    }
+
+    private AfterLogEmptied.Outcome runAfterLogEmptied() {
+        try {
+            return afterLogEmptied.run(connection);
+        } catch (RuntimeException e) {
+            log.warn("idle work after a checkpoint failed: {}", e.toString(), e);
+            return AfterLogEmptied.Outcome.DONE;
+        }
     }
 
     /**

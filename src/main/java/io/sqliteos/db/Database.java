@@ -51,6 +51,8 @@ public final class Database implements AutoCloseable {
     private static final long BATCH_MIN_FREE_BYTES = 256L << 20;
     /** Even at 2 GB/s a batch cannot use up that room between two checks this far apart. */
     private static final long ROOM_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** How long one pass giving free pages back may hold up writers. */
+    private static final long FREE_PAGES_PASS_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
     private final Path file;
     private final EphemeralDirectory ephemeralDir;
@@ -64,6 +66,8 @@ public final class Database implements AutoCloseable {
     private final CommittedCache<Long, InodeRow> inodeCache = new CommittedCache<>(200_000);
     private final InodeCeiling inodeCeiling = new InodeCeiling();
     private final Checkpointer checkpointer;
+    /** Null where holes cannot be punched into the file: then free pages stay in it. */
+    private final FreePages freePages;
     private volatile boolean closed;
     /** How long a batch may stay open; 0 where every write commits on its own (on disk). */
     private final long batchNanos;
@@ -105,7 +109,15 @@ public final class Database implements AutoCloseable {
         this.writer = new SqliteStore(first, entryCache, inodeCache, inodeCeiling, true);
         this.reserve = new DiskReserve(Path.of(file + "-reserve"));
         reserve.replenish();
-        this.checkpointer = new Checkpointer(connect());
+        this.freePages = FreePages.open(file);
+        try {
+            this.checkpointer = new Checkpointer(connect(), this::giveFreePagesBack);
+        } catch (SQLException | RuntimeException e) {
+            if (freePages != null) {
+                freePages.close();
+            }
+            throw e;
+        }
         this.batchCommitter = this.batchNanos > 0 ? new BatchCommitter(this::commitBatchIfDue, this.batchNanos) : null;
     }
 
@@ -516,6 +528,62 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /**
+     * Gives the RAM (or disk) under SQLite's free pages back, for a while: runs
+     * on the checkpointer's connection right after it emptied the log. Plain
+     * writes wait on the write lock meanwhile, and SQLite's write lock keeps
+     * everyone else's commits out, so the file stays what every reader sees.
+     */
+    private Checkpointer.AfterLogEmptied.Outcome giveFreePagesBack(Connection connection) {
+        if (freePages == null) {
+            return Checkpointer.AfterLogEmptied.Outcome.DONE;
+        }
+        if (!writeLock.tryLock()) {
+            return Checkpointer.AfterLogEmptied.Outcome.BUSY;
+        }
+        FreePages.Pass pass;
+        try {
+            if (batchOpen || closed) {
+                return Checkpointer.AfterLogEmptied.Outcome.BUSY; // its commit brings another round
+            }
+            try (Statement st = connection.createStatement()) {
+                st.execute("BEGIN IMMEDIATE"); // the connection does not wait: someone else writing fails it
+            } catch (SQLException e) {
+                return Checkpointer.AfterLogEmptied.Outcome.BUSY;
+            }
+            try {
+                if (logHoldsFrames()) {
+                    return Checkpointer.AfterLogEmptied.Outcome.BUSY; // a commit came in after the log was emptied
+                }
+                pass = freePages.punch(System.nanoTime() + FREE_PAGES_PASS_NANOS);
+            } finally {
+                try (Statement st = connection.createStatement()) {
+                    st.execute("COMMIT");
+                } catch (SQLException e) {
+                    log.warn("ending the transaction that gave free pages back: {}", e.getMessage());
+                }
+            }
+        } finally {
+            writeLock.unlock();
+        }
+        if (pass.bytesFreed() > 0) {
+            log.debug("gave {} KiB of free pages back", pass.bytesFreed() >> 10);
+            reserve.replenishNow(); // the disk may have room for it again
+        }
+        return pass.finished() ? Checkpointer.AfterLogEmptied.Outcome.DONE : Checkpointer.AfterLogEmptied.Outcome.MORE;
+    }
+
+    /** Whether the write-ahead log file holds anything: only an emptying checkpoint leaves it at zero bytes. */
+    private boolean logHoldsFrames() {
+        try {
+            return Files.size(Path.of(file + "-wal")) > 0;
+        } catch (java.nio.file.NoSuchFileException e) {
+            return false;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
     /** Checkpoints and truncates the write-ahead log to give its disk space back; true if it did. */
     private boolean shrinkLog() {
         try (Statement st = writer.connection().createStatement();
@@ -567,6 +635,9 @@ public final class Database implements AutoCloseable {
             writeLock.unlock();
         }
         reserve.discard();
+        if (freePages != null) {
+            freePages.close(); // after SQLite's last connection: see FreePages
+        }
         if (ephemeralDir != null) {
             ephemeralDir.close();
         }

@@ -34,6 +34,14 @@ final class DiskReserve {
         if (held || System.nanoTime() - lastAttempt < RETRY_NANOS) {
             return;
         }
+        replenishNow();
+    }
+
+    /** Takes the reserve if it is not held, now: when space was just given back to the disk. */
+    synchronized void replenishNow() {
+        if (held) {
+            return;
+        }
         lastAttempt = System.nanoTime();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             ByteBuffer zeros = ByteBuffer.allocate(64 << 10);

@@ -1,0 +1,321 @@
+package io.sqliteos.db;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.BitSet;
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.annotations.Out;
+import jnr.posix.FileStat;
+import jnr.posix.POSIX;
+import jnr.posix.POSIXFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Gives the RAM (or disk blocks) under SQLite's free pages back by punching
+ * holes into the database file.
+ *
+ * <p>SQLite keeps the pages of deleted rows on its free list for reuse and
+ * never shrinks the file by itself, so without this a database in RAM would
+ * hold the memory of the most it ever stored at once. A hole keeps the file's
+ * size and reads as zeros; the content of a free page means nothing to SQLite
+ * (it rewrites a page whole when it takes it off the list), so only the list's
+ * own trunk pages are kept.
+ *
+ * <p>The file must be what every reader sees, and stay so while holes are
+ * punched: the caller holds SQLite's write lock, and the write-ahead log is
+ * empty (so no reader takes a page from it, and a checkpoint cannot copy a
+ * page back into the file). The free list is then read from the file itself.
+ *
+ * <p>The file is opened once and closed only after SQLite has closed it:
+ * closing any descriptor of a file drops the process's POSIX locks on it,
+ * SQLite's included.
+ */
+final class FreePages implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(FreePages.class);
+
+    private static final int O_RDWR = 2;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int SEEK_DATA = 3;
+    private static final int FALLOC_FL_KEEP_SIZE = 1;
+    private static final int FALLOC_FL_PUNCH_HOLE = 2;
+    private static final int EOPNOTSUPP = 95;
+    private static final int ENXIO = 6;
+    /** One punch frees at most this much, so that a pass can stop when its time is up. */
+    private static final long MAX_PUNCH_BYTES = 16L << 20;
+
+    /** The libc calls needed. */
+    public interface LibC {
+        int open(String path, int flags);
+
+        int close(int fd);
+
+        long pread(int fd, @Out byte[] buffer, long count, long offset);
+
+        int fallocate(int fd, int mode, long offset, long length);
+
+        long lseek(int fd, long offset, int whence);
+    }
+
+    private static volatile LibC libc;
+    private static volatile POSIX posix;
+
+    /** What one pass did. */
+    record Pass(long bytesFreed, boolean finished) {}
+
+    private final Path file;
+    private int fd;
+    /** Set when the file system cannot punch holes. */
+    private boolean disabled;
+    private int pageSize; // read from the file's header at each pass
+    /** Free pages punched (or found to be holes): until used again, they hold no data. */
+    private final BitSet holes = new BitSet();
+    /** The page a look for data in all free pages goes on from; -1 when none is under way. */
+    private int sweepFrom = -1;
+    /** {@link #surplusBytes} right after the last look through all free pages. */
+    private long baseSurplus;
+    private boolean surplusKnown;
+
+    private FreePages(Path file, int fd) {
+        this.file = file;
+        this.fd = fd;
+    }
+
+    /** Opens the database file for hole punching; null where that cannot be done (then nothing is given back). */
+    static FreePages open(Path file) {
+        try {
+            LibC c = libc();
+            int fd = c.open(file.toString(), O_RDWR | O_CLOEXEC);
+            if (fd < 0) {
+                log.info("free pages stay in {}: cannot open it (errno {})", file, errno());
+                return null;
+            }
+            return new FreePages(file, fd);
+        } catch (RuntimeException | LinkageError e) {
+            log.info("free pages stay in the database file: {}", e.toString());
+            return null;
+        }
+    }
+
+    private static LibC libc() {
+        LibC c = libc;
+        if (c == null) {
+            c = LibraryLoader.create(LibC.class).load("c");
+            libc = c;
+        }
+        return c;
+    }
+
+    private static POSIX posix() {
+        POSIX p = posix;
+        if (p == null) {
+            p = POSIXFactory.getNativePOSIX();
+            posix = p;
+        }
+        return p;
+    }
+
+    private static int errno() {
+        return jnr.ffi.Runtime.getRuntime(libc).getLastError();
+    }
+
+    /**
+     * Punches holes under the free pages that may hold data, in the order of
+     * the file, until {@code deadlineNanos} (of {@link System#nanoTime}) has
+     * passed; an unfinished pass goes on where it stopped the next time. The
+     * caller holds the write lock and has made sure the log is empty.
+     *
+     * <p>Pages that became free since the last pass are punched straight away.
+     * A page punched before may have been used and freed again in between;
+     * whether any was is told by the blocks the file takes, and only then are
+     * all free pages looked at, a seek for data per run of them.
+     */
+    synchronized Pass punch(long deadlineNanos) {
+        if (fd < 0 || disabled) {
+            return new Pass(0, true);
+        }
+        int[] leaves = readFreeLeaves();
+        if (leaves == null) {
+            return new Pass(0, true);
+        }
+        BitSet free = new BitSet();
+        for (int leaf : leaves) {
+            free.set(leaf);
+        }
+        holes.and(free); // a page in use again holds data
+        long freed = 0;
+
+        BitSet fresh = (BitSet) free.clone();
+        fresh.andNot(holes);
+        for (int from = fresh.nextSetBit(0); from >= 0; from = fresh.nextSetBit(from)) {
+            int to = fresh.nextClearBit(from);
+            long got = punchRun(from, to, deadlineNanos);
+            if (got < 0) {
+                return new Pass(freed, true); // cannot punch at all
+            }
+            freed += got;
+            if (System.nanoTime() - deadlineNanos >= 0) {
+                return new Pass(freed, false);
+            }
+            from = to;
+        }
+
+        if (sweepFrom < 0) {
+            long surplus = surplusBytes();
+            if (surplus == Long.MIN_VALUE || (surplusKnown && surplus <= baseSurplus)) {
+                return new Pass(freed, true);
+            }
+            sweepFrom = 0; // data in pages punched before (or a first look): seek through all free pages
+        }
+        LibC c = libc();
+        for (int from = free.nextSetBit(sweepFrom); from >= 0; from = free.nextSetBit(from)) {
+            int to = free.nextClearBit(from);
+            long at = c.lseek(fd, offset(from), SEEK_DATA);
+            if (at < 0 && errno() == ENXIO) {
+                break; // nothing but holes up to the end of the file
+            }
+            if (at < 0 || at < offset(to)) {
+                int first = at < 0 ? from : (int) (at / pageSize) + 1;
+                long got = punchRun(first, to, deadlineNanos);
+                if (got < 0) {
+                    return new Pass(freed, true);
+                }
+                freed += got;
+                from = first + (int) (got / pageSize);
+            } else {
+                from = (int) (at / pageSize) + 1; // the free pages before the data are holes
+            }
+            sweepFrom = from;
+            if (System.nanoTime() - deadlineNanos >= 0) {
+                return new Pass(freed, false);
+            }
+        }
+        sweepFrom = -1;
+        long surplus = surplusBytes();
+        surplusKnown = surplus != Long.MIN_VALUE;
+        baseSurplus = surplus;
+        return new Pass(freed, true);
+    }
+
+    private long offset(int page) {
+        return (long) (page - 1) * pageSize;
+    }
+
+    /**
+     * Punches pages {@code [from, to)}, in pieces until the deadline; returns the
+     * bytes punched, or -1 if the file cannot be punched (then this gives up).
+     */
+    private long punchRun(int from, int to, long deadlineNanos) {
+        long at = offset(from);
+        long end = offset(to);
+        long done = 0;
+        while (at < end) {
+            long len = Math.min(end - at, MAX_PUNCH_BYTES);
+            if (libc().fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) != 0) {
+                int err = errno();
+                if (err == EOPNOTSUPP) {
+                    log.info("free pages stay in {}: its file system cannot punch holes", file);
+                } else {
+                    log.warn("punching a hole into {} failed (errno {}); free pages stay in it", file, err);
+                }
+                disabled = true; // the descriptor stays open until SQLite is done: see the class comment
+                return -1;
+            }
+            holes.set((int) (at / pageSize) + 1, (int) ((at + len) / pageSize) + 1);
+            done += len;
+            at += len;
+            if (System.nanoTime() - deadlineNanos >= 0) {
+                break;
+            }
+        }
+        return done;
+    }
+
+    /**
+     * The bytes the file takes beyond its size less the pages known to be holes:
+     * a constant (file-system overhead, SQLite's lock page) until a page known as
+     * a hole holds data again. {@code Long.MIN_VALUE} if the file system does not say.
+     */
+    private long surplusBytes() {
+        try {
+            FileStat st = posix().fstat(fd);
+            return st.blocks() * 512 - (st.st_size() - (long) holes.cardinality() * pageSize);
+        } catch (RuntimeException | LinkageError e) {
+            return Long.MIN_VALUE;
+        }
+    }
+
+    /** The free list's leaf pages, sorted; null if the file does not look as it should (then nothing is punched). */
+    private int[] readFreeLeaves() {
+        byte[] header = new byte[100];
+        if (!readFully(header, 0)) {
+            return null;
+        }
+        ByteBuffer h = ByteBuffer.wrap(header);
+        int size = Short.toUnsignedInt(h.getShort(16));
+        pageSize = size == 1 ? 65536 : size;
+        if (pageSize < 512 || Integer.bitCount(pageSize) != 1) {
+            return bad("page size " + pageSize);
+        }
+        int trunk = h.getInt(32);
+        int total = h.getInt(36);
+        if (total <= 0 || trunk == 0) {
+            return new int[0];
+        }
+        int pages = h.getInt(28) > 0 ? h.getInt(28) : Integer.MAX_VALUE;
+        int perTrunk = pageSize / 4 - 2;
+        int[] leaves = new int[total];
+        int count = 0;
+        int trunks = 0;
+        byte[] page = new byte[pageSize];
+        while (trunk != 0) {
+            if (trunk < 2 || trunk > pages || ++trunks > total) {
+                return bad("free-list trunk " + trunk);
+            }
+            if (!readFully(page, (long) (trunk - 1) * pageSize)) {
+                return null;
+            }
+            ByteBuffer t = ByteBuffer.wrap(page);
+            int n = t.getInt(4);
+            if (n < 0 || n > perTrunk || count + n > total - trunks) {
+                return bad("free-list trunk " + trunk + " with " + n + " leaves");
+            }
+            for (int k = 0; k < n; k++) {
+                int leaf = t.getInt(8 + 4 * k);
+                if (leaf < 2 || leaf > pages) {
+                    return bad("free page " + leaf);
+                }
+                leaves[count++] = leaf;
+            }
+            trunk = t.getInt(0);
+        }
+        int[] sorted = Arrays.copyOf(leaves, count);
+        Arrays.sort(sorted);
+        return sorted;
+    }
+
+    private int[] bad(String what) {
+        log.warn("not giving free pages back: unexpected {} in {}", what, file);
+        return null;
+    }
+
+    private boolean readFully(byte[] buffer, long offset) {
+        long got = libc().pread(fd, buffer, buffer.length, offset);
+        if (got != buffer.length) {
+            log.warn("reading {} for its free pages: {}", file, got < 0 ? "errno " + errno() : "short read");
+            return false;
+        }
+        return true;
+    }
+
+    /** Closes the descriptor: only after SQLite has closed the database (see the class comment). */
+    @Override
+    public synchronized void close() {
+        if (fd >= 0) {
+            libc().close(fd);
+            fd = -1;
+        }
+    }
+}

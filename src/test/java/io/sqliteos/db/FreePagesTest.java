@@ -1,0 +1,183 @@
+package io.sqliteos.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import jnr.posix.FileStat;
+import jnr.posix.POSIXFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Holes under SQLite's free pages, punched the way the daemon does it (log
+ * emptied, write lock held): rows written, deleted and written again into the
+ * punched pages keep their bytes, the database stays sound, and the free pages
+ * take no space, also when every pass is cut short and goes on later.
+ */
+class FreePagesTest {
+
+    private static final int PAGE = 8192;
+
+    @TempDir
+    Path dir;
+
+    private Connection writer;
+    private Connection checkpointer;
+    private final Map<Integer, String> rows = new HashMap<>();
+    private final Random random = new Random(11);
+    private int nextKey;
+
+    @Test
+    void freePagesTakeNoSpaceAndRowsKeepTheirBytesThroughRoundsOfReuse() throws Exception {
+        rounds(false);
+    }
+
+    @Test
+    void passesCutShortGoOnWhereTheyStopped() throws Exception {
+        rounds(true);
+    }
+
+    private void rounds(boolean cutShort) throws Exception {
+        SqliteNative.load();
+        Path file = dir.resolve("t.db");
+        String url = "jdbc:sqlite:" + file;
+        writer = DriverManager.getConnection(url);
+        checkpointer = DriverManager.getConnection(url);
+        try (Statement st = writer.createStatement()) {
+            st.execute("PRAGMA page_size = " + PAGE);
+            st.execute("PRAGMA journal_mode = WAL");
+            st.execute("PRAGMA synchronous = OFF");
+            st.execute("PRAGMA wal_autocheckpoint = 0");
+            st.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+        }
+        try (FreePages pages = FreePages.open(file)) {
+            assertThat(pages).isNotNull();
+            for (int round = 0; round < 6; round++) {
+                insert(150);
+                deleteAbout(round % 2 == 0 ? 0.5 : 0.8);
+                if (round == 3) {
+                    // freed, used again and freed again before a pass: only the file's blocks tell
+                    insert(60);
+                    deleteAbout(1.0);
+                }
+                long punched = punchUntilDone(pages, cutShort);
+                if (round == 0) {
+                    assertThat(punched).isGreaterThan(100L * PAGE);
+                }
+                assertThat(allocated(file)).as("round %d", round).isLessThanOrEqualTo(usedBytes() + 64 * 1024);
+                assertThat(integrityCheck()).isEqualTo("ok");
+                assertRowsIntact();
+            }
+        } finally {
+            writer.close();
+            checkpointer.close();
+        }
+    }
+
+    /** Empties the log and punches, as the daemon's checkpointer does, until a pass finishes. */
+    private long punchUntilDone(FreePages pages, boolean cutShort) throws SQLException {
+        long punched = 0;
+        for (int pass = 0; pass < 100_000; pass++) {
+            try (Statement st = checkpointer.createStatement();
+                    ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+                assertThat(rs.next() && rs.getInt(1) == 0).isTrue();
+            }
+            FreePages.Pass done;
+            try (Statement st = checkpointer.createStatement()) {
+                st.execute("BEGIN IMMEDIATE");
+                try {
+                    done = pages.punch(cutShort ? System.nanoTime() : Long.MAX_VALUE);
+                } finally {
+                    st.execute("COMMIT");
+                }
+            }
+            punched += done.bytesFreed();
+            if (done.finished()) {
+                return punched;
+            }
+        }
+        throw new AssertionError("no pass finished");
+    }
+
+    private void insert(int count) throws Exception {
+        try (Statement st = writer.createStatement();
+                PreparedStatement ins = writer.prepareStatement("INSERT INTO t VALUES (?, ?)")) {
+            st.execute("BEGIN");
+            for (int i = 0; i < count; i++) {
+                byte[] value = new byte[1 + random.nextInt(120_000)];
+                random.nextBytes(value);
+                int key = nextKey++;
+                ins.setInt(1, key);
+                ins.setBytes(2, value);
+                ins.executeUpdate();
+                rows.put(key, sha(value));
+            }
+            st.execute("COMMIT");
+        }
+    }
+
+    private void deleteAbout(double share) throws Exception {
+        List<Integer> keys = new ArrayList<>(rows.keySet());
+        try (PreparedStatement del = writer.prepareStatement("DELETE FROM t WHERE k = ?")) {
+            for (int key : keys) {
+                if (random.nextDouble() < share) {
+                    del.setInt(1, key);
+                    del.executeUpdate();
+                    rows.remove(key);
+                }
+            }
+        }
+    }
+
+    private void assertRowsIntact() throws Exception {
+        Map<Integer, String> seen = new HashMap<>();
+        try (Statement st = writer.createStatement(); ResultSet rs = st.executeQuery("SELECT k, v FROM t")) {
+            while (rs.next()) {
+                seen.put(rs.getInt(1), sha(rs.getBytes(2)));
+            }
+        }
+        assertThat(seen).isEqualTo(rows);
+    }
+
+    /** The bytes of pages in use: the whole file but the free list's leaves. */
+    private long usedBytes() throws SQLException {
+        try (Statement st = writer.createStatement();
+                ResultSet count = st.executeQuery("PRAGMA page_count")) {
+            count.next();
+            long pages = count.getLong(1);
+            try (ResultSet free = st.executeQuery("PRAGMA freelist_count")) {
+                free.next();
+                return (pages - free.getLong(1)) * PAGE;
+            }
+        }
+    }
+
+    private String integrityCheck() throws SQLException {
+        try (Statement st = writer.createStatement(); ResultSet rs = st.executeQuery("PRAGMA integrity_check")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static long allocated(Path file) {
+        FileStat st = POSIXFactory.getNativePOSIX().stat(file.toString());
+        return st.blocks() * 512;
+    }
+
+    private static String sha(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+}
