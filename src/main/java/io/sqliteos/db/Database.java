@@ -53,6 +53,15 @@ public final class Database implements AutoCloseable {
     private static final long ROOM_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     /** How long one pass giving free pages back may hold up writers. */
     private static final long FREE_PAGES_PASS_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /**
+     * Room a write must leave under the database beyond what the pages waiting in
+     * the log take when copied into the database file: more than one request's
+     * 1 MiB in the log and again in the database, so that a checkpoint can
+     * always finish after it. On a small disk it is an eighth of the disk.
+     */
+    private static final long MAX_WRITE_HEADROOM_BYTES = 3L << 20;
+    /** How long a write on a nearly full disk may spend giving free pages back before it gives up. */
+    private static final long RECLAIM_FOR_WRITE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     private final Path file;
     private final EphemeralDirectory ephemeralDir;
@@ -60,6 +69,7 @@ public final class Database implements AutoCloseable {
     private final ReentrantLock writeLock = new ReentrantLock();
     private final SqliteStore writer;
     private final DiskReserve reserve;
+    private final long writeHeadroomBytes;
     private final ConcurrentLinkedQueue<SqliteStore> readers = new ConcurrentLinkedQueue<>();
     private final EntryCache entryCache = new EntryCache();
     /** Inode rows of the committed state, for reads: about 160 bytes a row bounds this near 32 MiB. */
@@ -107,7 +117,9 @@ public final class Database implements AutoCloseable {
             throw e;
         }
         this.writer = new SqliteStore(first, entryCache, inodeCache, inodeCeiling, true);
-        this.reserve = new DiskReserve(Path.of(file + "-reserve"));
+        long diskBytes = totalSpace();
+        this.writeHeadroomBytes = Math.max(512 << 10, Math.min(MAX_WRITE_HEADROOM_BYTES, diskBytes / 8));
+        this.reserve = new DiskReserve(Path.of(file + "-reserve"), diskBytes);
         reserve.replenish();
         this.freePages = FreePages.open(file);
         try {
@@ -370,6 +382,9 @@ public final class Database implements AutoCloseable {
                     commitBatch();
                 }
             }
+            if (!freesSpace) {
+                requireRoomForCheckpoint();
+            }
             try {
                 T result = writeOnce(work);
                 reserve.replenish();
@@ -419,15 +434,101 @@ public final class Database implements AutoCloseable {
             return roomForBatch;
         }
         roomCheckedNanos = now;
-        try {
-            if (fileStore == null) {
-                fileStore = Files.getFileStore(file.getParent()); // reads the mount table: once
-            }
-            roomForBatch = fileStore.getUsableSpace() >= BATCH_MIN_FREE_BYTES;
-        } catch (IOException e) {
-            roomForBatch = false;
-        }
+        roomForBatch = usableSpace() >= BATCH_MIN_FREE_BYTES;
         return roomForBatch;
+    }
+
+    /** The bytes free for us under the database; 0 if the file system does not say. */
+    private long usableSpace() {
+        try {
+            return fileStore().getUsableSpace();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    /** The size of the file system under the database; 0 if it does not say. */
+    private long totalSpace() {
+        try {
+            return fileStore().getTotalSpace();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private java.nio.file.FileStore fileStore() throws IOException {
+        if (fileStore == null) {
+            fileStore = Files.getFileStore(file.getParent()); // reads the mount table: once
+        }
+        return fileStore;
+    }
+
+    /**
+     * On a nearly full disk, refuses a write ({@code ENOSPC}) that would leave
+     * too little room to copy the log into the database file. The pages of a
+     * deleted file stay in the log until a checkpoint has written them into
+     * the database, which may have to grow for them (or fill its holes) first;
+     * with the disk full that checkpoint could never finish, the log would
+     * never shrink, and no deletion would ever give space back. Before it
+     * refuses, the write empties the log and gives free pages back itself.
+     * The caller holds the write lock and no batch is open.
+     */
+    private void requireRoomForCheckpoint() {
+        if (roomForBatch()) {
+            return; // plenty of room: the common case costs nothing
+        }
+        if (usableSpace() - pendingCheckpointBytes() >= writeHeadroomBytes) {
+            return;
+        }
+        reclaimForWrite();
+        long free = usableSpace();
+        long pending = pendingCheckpointBytes();
+        if (free - pending < writeHeadroomBytes) {
+            throw new StoreException(StoreException.Kind.FULL, "the disk under the database is nearly full: "
+                    + (free >> 10) + " KiB free, " + (pending >> 10) + " KiB of it needed to copy the log into the database", null);
+        }
+    }
+
+    /**
+     * Copies what it can of the log into the database (a passive checkpoint on
+     * the writer) and returns the bytes of the pages still waiting, which the
+     * database file may need room for.
+     */
+    private long pendingCheckpointBytes() {
+        try (Statement st = writer.connection().createStatement();
+                java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+            if (rs.next() && rs.getLong(2) >= 0 && rs.getLong(3) >= 0) {
+                return (rs.getLong(2) - rs.getLong(3)) * pageSize();
+            }
+        } catch (SQLException e) {
+            log.debug("checkpoint on a nearly full disk: {}", e.getMessage());
+        }
+        try {
+            return Files.size(Path.of(file + "-wal")); // no better bound
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private long pageSize() {
+        try (Statement st = writer.connection().createStatement();
+                java.sql.ResultSet rs = st.executeQuery("PRAGMA page_size")) {
+            return rs.next() ? rs.getLong(1) : 8192;
+        } catch (SQLException e) {
+            return 8192;
+        }
+    }
+
+    /** Empties the log and gives free pages back now, for a write on a nearly full disk; holds the write lock. */
+    private void reclaimForWrite() {
+        if (freePages == null || !emptyLogQuietly()) {
+            return;
+        }
+        long deadline = System.nanoTime() + RECLAIM_FOR_WRITE_NANOS;
+        Checkpointer.AfterLogEmptied.Outcome outcome;
+        do {
+            outcome = punchFreePages(writer.connection(), deadline);
+        } while (outcome == Checkpointer.AfterLogEmptied.Outcome.MORE && System.nanoTime() - deadline < 0);
     }
 
     /** Runs {@code work} as one step of the open batch: if it fails, its changes alone are undone. */
@@ -541,30 +642,39 @@ public final class Database implements AutoCloseable {
         if (!writeLock.tryLock()) {
             return Checkpointer.AfterLogEmptied.Outcome.BUSY;
         }
-        FreePages.Pass pass;
         try {
             if (batchOpen || closed) {
                 return Checkpointer.AfterLogEmptied.Outcome.BUSY; // its commit brings another round
             }
-            try (Statement st = connection.createStatement()) {
-                st.execute("BEGIN IMMEDIATE"); // the connection does not wait: someone else writing fails it
-            } catch (SQLException e) {
-                return Checkpointer.AfterLogEmptied.Outcome.BUSY;
-            }
-            try {
-                if (logHoldsFrames()) {
-                    return Checkpointer.AfterLogEmptied.Outcome.BUSY; // a commit came in after the log was emptied
-                }
-                pass = freePages.punch(System.nanoTime() + FREE_PAGES_PASS_NANOS);
-            } finally {
-                try (Statement st = connection.createStatement()) {
-                    st.execute("COMMIT");
-                } catch (SQLException e) {
-                    log.warn("ending the transaction that gave free pages back: {}", e.getMessage());
-                }
-            }
+            return punchFreePages(connection, System.nanoTime() + FREE_PAGES_PASS_NANOS);
         } finally {
             writeLock.unlock();
+        }
+    }
+
+    /**
+     * One pass of {@link FreePages#punch} in a write transaction of {@code
+     * connection}, which must not wait for one (the checkpointer's) or must be
+     * the writer; the caller holds the write lock and no batch is open.
+     */
+    private Checkpointer.AfterLogEmptied.Outcome punchFreePages(Connection connection, long deadlineNanos) {
+        FreePages.Pass pass;
+        try (Statement st = connection.createStatement()) {
+            st.execute("BEGIN IMMEDIATE"); // someone else writing (a transaction's owner) fails it
+        } catch (SQLException e) {
+            return Checkpointer.AfterLogEmptied.Outcome.BUSY;
+        }
+        try {
+            if (logHoldsFrames()) {
+                return Checkpointer.AfterLogEmptied.Outcome.BUSY; // a commit came in after the log was emptied
+            }
+            pass = freePages.punch(deadlineNanos);
+        } finally {
+            try (Statement st = connection.createStatement()) {
+                st.execute("COMMIT");
+            } catch (SQLException e) {
+                log.warn("ending the transaction that gave free pages back: {}", e.getMessage());
+            }
         }
         if (pass.bytesFreed() > 0) {
             log.debug("gave {} KiB of free pages back", pass.bytesFreed() >> 10);
@@ -581,6 +691,17 @@ public final class Database implements AutoCloseable {
             return false;
         } catch (IOException e) {
             return true;
+        }
+    }
+
+    /** Checkpoints and truncates the write-ahead log on the writer; true if it did. */
+    private boolean emptyLogQuietly() {
+        try (Statement st = writer.connection().createStatement();
+             java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+            return rs.next() && rs.getInt(1) == 0;
+        } catch (SQLException e) {
+            log.debug("emptying the log on a nearly full disk: {}", e.getMessage());
+            return false;
         }
     }
 

@@ -18,15 +18,18 @@ import org.slf4j.LoggerFactory;
 final class DiskReserve {
 
     private static final Logger log = LoggerFactory.getLogger(DiskReserve.class);
-    static final int SIZE = 4 << 20;
+    /** The largest reserve; on a small disk it is a sixteenth of the disk, at least 256 KiB. */
+    static final long MAX_SIZE = 4 << 20;
     private static final long RETRY_NANOS = 10_000_000_000L;
 
     private final Path file;
+    private final long size;
     private volatile boolean held;
     private long lastAttempt = System.nanoTime() - RETRY_NANOS;
 
-    DiskReserve(Path file) {
+    DiskReserve(Path file, long diskBytes) {
         this.file = file;
+        this.size = Math.max(256 << 10, Math.min(MAX_SIZE, diskBytes / 16));
     }
 
     /** Takes the reserve if it is not held, at most every ten seconds; never fails. */
@@ -45,7 +48,7 @@ final class DiskReserve {
         lastAttempt = System.nanoTime();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             ByteBuffer zeros = ByteBuffer.allocate(64 << 10);
-            for (long at = 0; at < SIZE; at += zeros.capacity()) {
+            for (long at = 0; at < size; at += zeros.capacity()) {
                 zeros.clear();
                 ch.write(zeros, at);
             }
@@ -65,7 +68,7 @@ final class DiskReserve {
     synchronized boolean release() {
         boolean had = discard();
         if (had) {
-            log.warn("disk full: released the {} MiB reserve beside the database", SIZE >> 20);
+            log.warn("disk full: released the {} KiB reserve beside the database", size >> 10);
         }
         return had;
     }
