@@ -67,7 +67,7 @@ final class FreePages implements AutoCloseable {
 
     private final Path file;
     private int fd;
-    /** Set when the file system cannot punch holes. */
+    /** Set when the file system cannot punch holes, or the free list looks wrong. */
     private boolean disabled;
     private int pageSize; // read from the file's header at each pass
     /** Free pages punched (or found to be holes): until used again, they hold no data. */
@@ -296,8 +296,10 @@ final class FreePages implements AutoCloseable {
         return sorted;
     }
 
+    /** The free list is not what it should be: says so once, and punches nothing from then on. */
     private int[] bad(String what) {
         log.warn("not giving free pages back: unexpected {} in {}", what, file);
+        disabled = true;
         return null;
     }
 
