@@ -129,12 +129,19 @@ final class Checkpointer extends BackgroundLoop {
      * limit).
      */
     private boolean emptyLog() {
-        try (Statement st = connection.createStatement();
-                ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
-            return rs.next() && rs.getInt(1) == 0;
+        try {
+            return emptyLog(connection);
         } catch (SQLException e) {
             log.debug("emptying the log failed: {}", e.getMessage());
             return false;
+        }
+    }
+
+    /** Copies the log into the database and truncates it to nothing on {@code connection}; true if it did. */
+    static boolean emptyLog(Connection connection) throws SQLException {
+        try (Statement st = connection.createStatement();
+                ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+            return rs.next() && rs.getInt(1) == 0;
         }
     }
 

@@ -696,9 +696,8 @@ public final class Database implements AutoCloseable {
 
     /** Checkpoints and truncates the write-ahead log on the writer; true if it did. */
     private boolean emptyLogQuietly() {
-        try (Statement st = writer.connection().createStatement();
-             java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
-            return rs.next() && rs.getInt(1) == 0;
+        try {
+            return Checkpointer.emptyLog(writer.connection());
         } catch (SQLException e) {
             log.debug("emptying the log on a nearly full disk: {}", e.getMessage());
             return false;
@@ -707,9 +706,8 @@ public final class Database implements AutoCloseable {
 
     /** Checkpoints and truncates the write-ahead log to give its disk space back; true if it did. */
     private boolean shrinkLog() {
-        try (Statement st = writer.connection().createStatement();
-             java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
-            boolean complete = rs.next() && rs.getInt(1) == 0;
+        try {
+            boolean complete = Checkpointer.emptyLog(writer.connection());
             log.warn("disk full: truncated the write-ahead log ({})", complete ? "complete" : "partial");
             return complete;
         } catch (SQLException e) {
