@@ -237,6 +237,33 @@ class DurabilityIT {
         }
     }
 
+    /**
+     * SQLite undoes a whole transaction when it meets a full disk. The rest of
+     * that transaction must then fail too (run on its connection, each would
+     * commit alone), and its commit must apply nothing, as it says.
+     */
+    @Test
+    void aTransactionUndoneByAFullDiskAppliesNothingAfterwards() throws Exception {
+        Path disk = work.resolve("disk");
+        Files.createDirectories(disk);
+        MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", disk.toString()).ok();
+        Path db = disk.resolve("fs.db");
+        try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
+            fs.sh("echo precious > keep && sync keep").ok();
+            MountedFs.Result tx = fs.sh("java -jar " + MountedFs.jar() + " tx -- sh -c "
+                    + "'dd if=/dev/urandom of=big bs=64k count=400; echo after > later; mkdir dir; cat keep; exit 0'");
+            assertThat(tx.exitCode()).isNotZero();
+            assertThat(tx.stderr()).contains("dd: error writing 'big': No space left on device")
+                    .contains("cannot create later: No space left on device")
+                    .contains("cannot create directory 'dir': No space left on device")
+                    .contains("commit failed, nothing was applied");
+            assertThat(fs.sh("ls").ok().stdout()).isEqualTo("keep\n");
+            assertThat(fs.log()).contains("was undone by the database");
+            fs.sh("echo more > more && sync more").ok(); // the mount goes on
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+    }
+
     @Test
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
         Path disk = work.resolve("disk");

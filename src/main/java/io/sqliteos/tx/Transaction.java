@@ -1,6 +1,7 @@
 package io.sqliteos.tx;
 
 import io.sqliteos.db.Store;
+import io.sqliteos.fs.FsException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.locks.ReentrantLock;
@@ -20,6 +21,11 @@ final class Transaction {
     final ReentrantLock lock = new ReentrantLock();
     final Deque<String> savepoints = new ArrayDeque<>();
     boolean ended;
+    /**
+     * Set when SQLite undid the whole transaction by itself (it does after a
+     * full disk, for one): what every further operation in it fails with.
+     */
+    FsException undone;
 
     Transaction(long id, boolean write, Scope scope, long owner, long ownerStartTime, Store store) {
         this.id = id;

@@ -213,7 +213,12 @@ public final class TransactionManager implements AutoCloseable {
                 throw new FsException(Errno.ENOENT, "transaction " + t.id + " has already ended");
             }
             t.ended = true;
-            if (commit) {
+            if (t.undone != null) {
+                // nothing is left to commit or roll back: SQLite undid it all already
+                if (commit) {
+                    throw new FsException(t.undone.errno(), "commit failed, nothing was applied: " + t.undone.getMessage());
+                }
+            } else if (commit) {
                 try {
                     t.store.commit();
                     committed = true;
@@ -324,6 +329,10 @@ public final class TransactionManager implements AutoCloseable {
             if (t.ended) {
                 throw new FsException(Errno.ENOENT, "transaction " + t.id + " has ended");
             }
+            if (t.undone != null) {
+                // its connection is outside any transaction now: anything run on it would commit alone
+                throw new FsException(t.undone.errno(), t.undone.getMessage());
+            }
             return body.apply(t);
         } finally {
             t.lock.unlock();
@@ -346,8 +355,17 @@ public final class TransactionManager implements AutoCloseable {
                 tx.store.release(OPERATION_SAVEPOINT);
                 return result;
             } catch (RuntimeException e) {
-                tx.store.rollbackTo(OPERATION_SAVEPOINT);
-                tx.store.release(OPERATION_SAVEPOINT);
+                try {
+                    tx.store.rollbackTo(OPERATION_SAVEPOINT);
+                    tx.store.release(OPERATION_SAVEPOINT);
+                } catch (RuntimeException undo) {
+                    // SQLite undid the whole transaction by itself, savepoints and all
+                    boolean full = e instanceof StoreException se && se.kind() == StoreException.Kind.FULL;
+                    tx.undone = new FsException(full ? Errno.ENOSPC : Errno.EIO,
+                            "transaction " + tx.id + " was undone by the database: " + e.getMessage());
+                    log.warn("transaction {} was undone by the database ({}); every further operation in it fails"
+                            + " until its owner ends it, and a commit applies nothing", tx.id, e.getMessage());
+                }
                 throw e;
             }
         });
