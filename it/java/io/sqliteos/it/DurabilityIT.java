@@ -237,6 +237,14 @@ class DurabilityIT {
         }
     }
 
+    /** Where a database goes on a new 12 MiB tmpfs, mounted at {@code work/disk} (unmounted after each test). */
+    private Path databaseOnSmallDisk() throws Exception {
+        Path disk = work.resolve("disk");
+        Files.createDirectories(disk);
+        MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", disk.toString()).ok();
+        return disk.resolve("fs.db");
+    }
+
     /**
      * SQLite undoes a whole transaction when it meets a full disk. The rest of
      * that transaction must then fail too (run on its connection, each would
@@ -244,10 +252,7 @@ class DurabilityIT {
      */
     @Test
     void aTransactionUndoneByAFullDiskAppliesNothingAfterwards() throws Exception {
-        Path disk = work.resolve("disk");
-        Files.createDirectories(disk);
-        MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", disk.toString()).ok();
-        Path db = disk.resolve("fs.db");
+        Path db = databaseOnSmallDisk();
         try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
             fs.sh("echo precious > keep && sync keep").ok();
             MountedFs.Result tx = fs.sh("java -jar " + MountedFs.jar() + " tx -- sh -c "
@@ -266,10 +271,7 @@ class DurabilityIT {
 
     @Test
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
-        Path disk = work.resolve("disk");
-        Files.createDirectories(disk);
-        MountedFs.exec("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", disk.toString()).ok();
-        Path db = disk.resolve("fs.db");
+        Path db = databaseOnSmallDisk();
         Path payload = work.resolve("payload");
         byte[] bytes = new byte[256 << 10];
         new Random(5).nextBytes(bytes);

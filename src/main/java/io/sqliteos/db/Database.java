@@ -64,6 +64,8 @@ public final class Database implements AutoCloseable {
     private static final long RECLAIM_FOR_WRITE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
     private final Path file;
+    /** SQLite's write-ahead log beside the database file. */
+    private final Path logFile;
     private final EphemeralDirectory ephemeralDir;
     private final long busyTimeoutMs;
     private final ReentrantLock writeLock = new ReentrantLock();
@@ -96,6 +98,7 @@ public final class Database implements AutoCloseable {
 
     private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs, long batchNanos) throws SQLException {
         this.file = file;
+        this.logFile = Path.of(file + "-wal");
         this.batchNanos = ephemeralDir != null ? batchNanos : 0;
         this.ephemeralDir = ephemeralDir;
         this.busyTimeoutMs = busyTimeoutMs;
@@ -504,7 +507,7 @@ public final class Database implements AutoCloseable {
             log.debug("checkpoint on a nearly full disk: {}", e.getMessage());
         }
         try {
-            return Files.size(Path.of(file + "-wal")); // no better bound
+            return Files.size(logFile); // no better bound
         } catch (IOException e) {
             return 0;
         }
@@ -686,7 +689,7 @@ public final class Database implements AutoCloseable {
     /** Whether the write-ahead log file holds anything: only an emptying checkpoint leaves it at zero bytes. */
     private boolean logHoldsFrames() {
         try {
-            return Files.size(Path.of(file + "-wal")) > 0;
+            return Files.size(logFile) > 0;
         } catch (java.nio.file.NoSuchFileException e) {
             return false;
         } catch (IOException e) {

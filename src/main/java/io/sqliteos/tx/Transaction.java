@@ -1,7 +1,7 @@
 package io.sqliteos.tx;
 
 import io.sqliteos.db.Store;
-import io.sqliteos.fs.FsException;
+import io.sqliteos.fs.Errno;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.locks.ReentrantLock;
@@ -23,9 +23,11 @@ final class Transaction {
     boolean ended;
     /**
      * Set when SQLite undid the whole transaction by itself (it does after a
-     * full disk, for one): what every further operation in it fails with.
+     * full disk, for one): the errno every further operation in it fails with.
      */
-    FsException undone;
+    Errno undoneErrno;
+    /** The error that made SQLite undo it, when {@link #undoneErrno} is set. */
+    String undoneBecause;
 
     Transaction(long id, boolean write, Scope scope, long owner, long ownerStartTime, Store store) {
         this.id = id;

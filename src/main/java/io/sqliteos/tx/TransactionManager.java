@@ -213,10 +213,11 @@ public final class TransactionManager implements AutoCloseable {
                 throw new FsException(Errno.ENOENT, "transaction " + t.id + " has already ended");
             }
             t.ended = true;
-            if (t.undone != null) {
+            if (t.undoneErrno != null) {
                 // nothing is left to commit or roll back: SQLite undid it all already
                 if (commit) {
-                    throw new FsException(t.undone.errno(), "commit failed, nothing was applied: " + t.undone.getMessage());
+                    throw new FsException(t.undoneErrno, "commit failed, nothing was applied: transaction " + t.id
+                            + " was undone by the database: " + t.undoneBecause);
                 }
             } else if (commit) {
                 try {
@@ -329,9 +330,9 @@ public final class TransactionManager implements AutoCloseable {
             if (t.ended) {
                 throw new FsException(Errno.ENOENT, "transaction " + t.id + " has ended");
             }
-            if (t.undone != null) {
+            if (t.undoneErrno != null) {
                 // its connection is outside any transaction now: anything run on it would commit alone
-                throw new FsException(t.undone.errno(), t.undone.getMessage());
+                throw new FsException(t.undoneErrno, "transaction " + t.id + " was undone by the database: " + t.undoneBecause);
             }
             return body.apply(t);
         } finally {
@@ -361,8 +362,8 @@ public final class TransactionManager implements AutoCloseable {
                 } catch (RuntimeException undo) {
                     // SQLite undid the whole transaction by itself, savepoints and all
                     boolean full = e instanceof StoreException se && se.kind() == StoreException.Kind.FULL;
-                    tx.undone = new FsException(full ? Errno.ENOSPC : Errno.EIO,
-                            "transaction " + tx.id + " was undone by the database: " + e.getMessage());
+                    tx.undoneErrno = full ? Errno.ENOSPC : Errno.EIO;
+                    tx.undoneBecause = e.getMessage();
                     log.warn("transaction {} was undone by the database ({}); every further operation in it fails"
                             + " until its owner ends it, and a commit applies nothing", tx.id, e.getMessage());
                 }
