@@ -36,6 +36,22 @@ class CliIT {
     }
 
     @Test
+    void refusesSettingsOutOfRangeAndMountsNothing() throws Exception {
+        Path dir = Files.createTempDirectory("sqliteos-it-range-");
+        try {
+            MountedFs.Result keep = MountedFs.cli("mount", dir.toString(), "--keep-free", "-1");
+            assertThat(keep.exitCode()).isEqualTo(2);
+            assertThat(keep.stderr()).contains("--keep-free takes 0 to 86400 seconds");
+            MountedFs.Result names = MountedFs.cli("mount", dir.toString(), "--name-cache", "61");
+            assertThat(names.exitCode()).isEqualTo(2);
+            assertThat(names.stderr()).contains("--name-cache takes 0 to 60 seconds");
+            assertThat(Files.readString(Path.of("/proc/self/mountinfo"))).doesNotContain(" " + dir + " ");
+        } finally {
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
     void refusesAFileAsMountPoint() throws Exception {
         Path file = Files.createTempFile("sqliteos-it-file-", ".txt");
         try {

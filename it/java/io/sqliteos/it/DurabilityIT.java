@@ -198,13 +198,17 @@ class DurabilityIT {
      * Writes a 48 MiB file beside a 4 MiB one and deletes it, twice: the second
      * time its data goes where the first one's was, and it is deleted before the
      * daemon had a quiet moment in between. Each time the database (in RAM or on
-     * disk) gives the space back, and the small file keeps its bytes.
+     * disk) gives the space back once the mount's keep time is over (not before),
+     * and the small file keeps its bytes.
      */
     private static void deletionsGiveSpaceBack(MountedFs fs, Path db) throws Exception {
         fs.sh("head -c 48M /dev/urandom > big && head -c 4M /dev/urandom > small && sync").ok();
         String small = digest(fs.path("small"));
         MountedFs.eventually("the database holding the files", 30, () -> databaseBlocks(db) > (52L << 20));
         fs.sh("rm big").ok();
+        // kept for new data first (the mounts here keep free pages 2 s)
+        Thread.sleep(1000);
+        assertThat(databaseBlocks(db)).isGreaterThan(48L << 20);
         MountedFs.eventually("the database giving the space back", 30, () -> databaseBlocks(db) < (12L << 20));
         assertThat(digest(fs.path("small"))).isEqualTo(small);
 
@@ -218,14 +222,14 @@ class DurabilityIT {
     @Test
     void deletedFilesGiveTheirSpaceBackToTheDiskAndToRam() throws Exception {
         Path db = work.resolve("fs.db");
-        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+        try (MountedFs fs = MountedFs.start("--db", db.toString(), "--keep-free", "2")) {
             deletionsGiveSpaceBack(fs, db);
         }
         assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
 
         // the default: a database in RAM gives the memory back
         java.util.Set<Path> before = MountedFs.ramDatabases();
-        try (MountedFs fs = MountedFs.start()) {
+        try (MountedFs fs = MountedFs.start("--keep-free", "2")) {
             // the warm-up's scratch database is there too until it finishes
             MountedFs.eventually("the warm-up to finish", 60, () -> fs.log().contains("warm-up: "));
             java.util.Set<Path> created = MountedFs.ramDatabases();
@@ -234,6 +238,21 @@ class DurabilityIT {
             deletionsGiveSpaceBack(fs, created.iterator().next().resolve("fs.db"));
             // punching holes worked all along
             assertThat(fs.log()).doesNotContain("free pages stay", "not giving free pages back", "punching a hole");
+        }
+    }
+
+    @Test
+    void anUnmountGivesTheDiskBlocksOfKeptFreePagesBack() throws Exception {
+        Path db = work.resolve("kept.db");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) { // free pages kept 30 s
+            fs.sh("head -c 32M /dev/urandom > big && echo small > small && sync && rm big").ok();
+            Thread.sleep(1500); // the log emptied, the free pages kept
+            assertThat(databaseBlocks(db)).isGreaterThan(32L << 20);
+        }
+        assertThat(databaseBlocks(db)).isLessThan(4L << 20);
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(fs.sh("cat small").ok().stdout()).isEqualTo("small\n");
         }
     }
 

@@ -14,6 +14,7 @@ import io.sqliteos.tx.SessionRouter;
 import io.sqliteos.tx.TransactionAttributes;
 import io.sqliteos.tx.TransactionManager;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -35,7 +36,7 @@ final class Daemon {
      * that JVM building the command line's model again.
      */
     record Settings(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs,
-                    boolean debug, boolean force, Path ipcSocket, Double nameCacheSeconds) {
+                    boolean debug, boolean force, Path ipcSocket, Double nameCacheSeconds, double keepFreeSeconds) {
 
         private static final String PREFIX = "sqliteos.daemon.";
 
@@ -47,6 +48,7 @@ final class Daemon {
             p.add("-D" + PREFIX + "fuseOptions=" + String.join(",", fuseOptions));
             p.add("-D" + PREFIX + "debug=" + debug);
             p.add("-D" + PREFIX + "force=" + force);
+            p.add("-D" + PREFIX + "keepFree=" + keepFreeSeconds);
             if (dbFile != null) {
                 p.add("-D" + PREFIX + "db=" + dbFile.toAbsolutePath());
             }
@@ -70,7 +72,8 @@ final class Daemon {
                     Long.parseLong(System.getProperty(PREFIX + "busyTimeoutMs")),
                     Boolean.getBoolean(PREFIX + "debug"), Boolean.getBoolean(PREFIX + "force"),
                     socket == null ? null : Path.of(socket),
-                    nameCache == null ? null : Double.valueOf(nameCache));
+                    nameCache == null ? null : Double.valueOf(nameCache),
+                    Double.parseDouble(System.getProperty(PREFIX + "keepFree")));
         }
     }
 
@@ -101,7 +104,9 @@ final class Daemon {
         Database database;
         try {
             long busyTimeoutMs = settings.busyTimeoutMs();
-            database = dbFile == null ? Database.openEphemeral(busyTimeoutMs) : Database.open(dbFile, busyTimeoutMs);
+            Duration keepFree = Duration.ofNanos((long) (settings.keepFreeSeconds() * 1e9));
+            database = dbFile == null ? Database.openEphemeral(busyTimeoutMs, keepFree)
+                    : Database.open(dbFile, busyTimeoutMs, keepFree);
         } catch (RuntimeException e) {
             System.err.println("sqliteos: cannot open the database" + (dbFile == null ? "" : " " + dbFile) + ": " + e.getMessage());
             return 1;

@@ -51,6 +51,12 @@ final class MountCommand implements Callable<Integer> {
                 "transaction's begin waits this long for them to expire."})
     Double nameCacheSeconds;
 
+    @Option(names = "--keep-free", paramLabel = "SECONDS", defaultValue = "30",
+            description = {"How long the pages of deleted data are kept for new data before their RAM (or, with",
+                "--db, their disk blocks) is given back (default: ${DEFAULT-VALUE}; 0 at once). Given back at once",
+                "when the disk under the database has less than 256 MiB free or the machine is low on memory."})
+    double keepFreeSeconds;
+
     @Option(names = "--ipc-socket", paramLabel = "PATH",
             description = "Where the IPC service listens (default: /run/sqliteos/<mount point>.sock, owner-only).")
     Path ipcSocket;
@@ -77,8 +83,12 @@ final class MountCommand implements Callable<Integer> {
             System.err.println("sqliteos: --name-cache takes 0 to 60 seconds");
             return 2;
         }
+        if (!(keepFreeSeconds >= 0 && keepFreeSeconds <= 86_400)) {
+            System.err.println("sqliteos: --keep-free takes 0 to 86400 seconds");
+            return 2;
+        }
         Daemon.Settings settings = new Daemon.Settings(dir, db, size != null ? size : defaultSize(), fuseOptions,
-                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds);
+                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds);
         return foreground ? new Daemon(settings).run() : startInBackground(settings);
     }
 

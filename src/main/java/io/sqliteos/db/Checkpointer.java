@@ -43,7 +43,18 @@ final class Checkpointer extends BackgroundLoop {
 
     /** Work for an idle database whose log this thread has just emptied. */
     interface AfterLogEmptied {
-        enum Outcome { DONE, MORE, BUSY }
+        /** DONE: nothing left; MORE: soon again; BUSY: kept from it; LATER: again in {@code laterNanos}. */
+        record Outcome(Kind kind, long laterNanos) {
+            enum Kind { DONE, MORE, BUSY, LATER }
+
+            static final Outcome DONE = new Outcome(Kind.DONE, 0);
+            static final Outcome MORE = new Outcome(Kind.MORE, 0);
+            static final Outcome BUSY = new Outcome(Kind.BUSY, 0);
+
+            static Outcome later(long nanos) {
+                return new Outcome(Kind.LATER, nanos);
+            }
+        }
 
         /** Runs on this thread's connection, with no transaction open on it. */
         Outcome run(Connection connection);
@@ -102,13 +113,14 @@ final class Checkpointer extends BackgroundLoop {
     /** Empties the log and does the idle work; when either is kept from it, tries again later, ever later. */
     private void idleRound() {
         AfterLogEmptied.Outcome outcome = emptyLog() ? runAfterLogEmptied() : AfterLogEmptied.Outcome.BUSY;
-        switch (outcome) {
+        switch (outcome.kind()) {
             case DONE -> {
                 idleWorkLeft = false;
                 idleNanos = IDLE_NANOS;
             }
             case MORE -> idleNanos = MORE_NANOS;
             case BUSY -> idleNanos = Math.min(2 * Math.max(idleNanos, IDLE_NANOS), MAX_IDLE_NANOS);
+            case LATER -> idleNanos = Math.max(outcome.laterNanos(), MORE_NANOS);
         }
     }
 

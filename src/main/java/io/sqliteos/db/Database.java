@@ -7,6 +7,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -51,6 +52,8 @@ public final class Database implements AutoCloseable {
     private static final long BATCH_MIN_FREE_BYTES = 256L << 20;
     /** Even at 2 GB/s a batch cannot use up that room between two checks this far apart. */
     private static final long ROOM_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** How long free pages are kept for reuse before their RAM (or disk blocks) is given back, by default. */
+    public static final Duration DEFAULT_KEEP_FREE = Duration.ofSeconds(30);
     /** How long one pass giving free pages back may hold up writers. */
     private static final long FREE_PAGES_PASS_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     /**
@@ -62,6 +65,8 @@ public final class Database implements AutoCloseable {
     private static final long MAX_WRITE_HEADROOM_BYTES = 3L << 20;
     /** How long a write on a nearly full disk may spend giving free pages back before it gives up. */
     private static final long RECLAIM_FOR_WRITE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+    /** How long closing a database on disk may spend giving its free pages back. */
+    private static final long CLOSE_GIVE_BACK_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     private final Path file;
     /** SQLite's write-ahead log beside the database file. */
@@ -96,7 +101,8 @@ public final class Database implements AutoCloseable {
     private boolean roomForBatch;
     private long roomCheckedNanos = System.nanoTime() - ROOM_CHECK_NANOS;
 
-    private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs, long batchNanos) throws SQLException {
+    private Database(Path file, EphemeralDirectory ephemeralDir, long busyTimeoutMs, long batchNanos, Duration keepFree)
+            throws SQLException {
         this.file = file;
         this.logFile = Path.of(file + "-wal");
         this.batchNanos = ephemeralDir != null ? batchNanos : 0;
@@ -124,7 +130,7 @@ public final class Database implements AutoCloseable {
         this.writeHeadroomBytes = Math.max(512 << 10, Math.min(MAX_WRITE_HEADROOM_BYTES, diskBytes / 8));
         this.reserve = new DiskReserve(Path.of(file + "-reserve"), diskBytes);
         reserve.replenish();
-        this.freePages = FreePages.open(file);
+        this.freePages = FreePages.open(file, keepFree.toNanos());
         try {
             this.checkpointer = new Checkpointer(connect(), this::giveFreePagesBack);
         } catch (SQLException | RuntimeException e) {
@@ -138,8 +144,13 @@ public final class Database implements AutoCloseable {
 
     /** Opens (creating if needed) a durable database in {@code file}. */
     public static Database open(Path file, long busyTimeoutMs) {
+        return open(file, busyTimeoutMs, DEFAULT_KEEP_FREE);
+    }
+
+    /** Like {@link #open(Path, long)}, keeping free pages for reuse {@code keepFree} before giving them back. */
+    public static Database open(Path file, long busyTimeoutMs, Duration keepFree) {
         try {
-            return new Database(file.toAbsolutePath(), null, busyTimeoutMs, 0);
+            return new Database(file.toAbsolutePath(), null, busyTimeoutMs, 0, keepFree);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -147,11 +158,20 @@ public final class Database implements AutoCloseable {
 
     /** Creates a fresh database in RAM that disappears when closed. */
     public static Database openEphemeral(long busyTimeoutMs) {
-        return openEphemeral(busyTimeoutMs, BATCH_NANOS);
+        return openEphemeral(busyTimeoutMs, DEFAULT_KEEP_FREE);
+    }
+
+    /** Like {@link #openEphemeral(long)}, keeping free pages for reuse {@code keepFree} before giving their RAM back. */
+    public static Database openEphemeral(long busyTimeoutMs, Duration keepFree) {
+        return openEphemeral(busyTimeoutMs, BATCH_NANOS, keepFree);
     }
 
     /** Like {@link #openEphemeral(long)}, with plain writes waiting up to {@code batchNanos} in a batch. */
     static Database openEphemeral(long busyTimeoutMs, long batchNanos) {
+        return openEphemeral(busyTimeoutMs, batchNanos, DEFAULT_KEEP_FREE);
+    }
+
+    private static Database openEphemeral(long busyTimeoutMs, long batchNanos, Duration keepFree) {
         EphemeralDirectory dir;
         try {
             Path shm = Path.of("/dev/shm");
@@ -161,7 +181,7 @@ public final class Database implements AutoCloseable {
             throw new StoreException(StoreException.Kind.IO, "cannot create the in-memory database: " + e.getMessage(), e);
         }
         try {
-            return new Database(dir.path().resolve("fs.db"), dir, busyTimeoutMs, batchNanos);
+            return new Database(dir.path().resolve("fs.db"), dir, busyTimeoutMs, batchNanos, keepFree);
         } catch (SQLException | RuntimeException e) {
             dir.close();
             throw e instanceof SQLException sql ? StoreException.wrap(sql) : (RuntimeException) e;
@@ -483,7 +503,7 @@ public final class Database implements AutoCloseable {
         if (usableSpace() - pendingCheckpointBytes() >= writeHeadroomBytes) {
             return;
         }
-        reclaimForWrite();
+        giveFreePagesBackNow(RECLAIM_FOR_WRITE_NANOS);
         long free = usableSpace();
         long pending = pendingCheckpointBytes();
         if (free - pending < writeHeadroomBytes) {
@@ -522,15 +542,19 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** Empties the log and gives free pages back now, for a write on a nearly full disk; holds the write lock. */
-    private void reclaimForWrite() {
+    /**
+     * Empties the log and gives all free pages back now, kept ones too, taking
+     * at most about {@code nanos}: for a write on a nearly full disk, and when a
+     * database on disk closes. The caller holds the write lock, no batch open.
+     */
+    private void giveFreePagesBackNow(long nanos) {
         if (freePages == null || !emptyLogQuietly()) {
             return;
         }
-        long deadline = System.nanoTime() + RECLAIM_FOR_WRITE_NANOS;
+        long deadline = System.nanoTime() + nanos;
         Checkpointer.AfterLogEmptied.Outcome outcome;
         do {
-            outcome = punchFreePages(writer.connection(), deadline);
+            outcome = punchFreePages(writer.connection(), deadline, true);
         } while (outcome == Checkpointer.AfterLogEmptied.Outcome.MORE && System.nanoTime() - deadline < 0);
     }
 
@@ -637,6 +661,9 @@ public final class Database implements AutoCloseable {
      * on the checkpointer's connection right after it emptied the log. Plain
      * writes wait on the write lock meanwhile, and SQLite's write lock keeps
      * everyone else's commits out, so the file stays what every reader sees.
+     * Free pages are kept for reuse until their keep time ends, unless room
+     * runs short: less than {@value #BATCH_MIN_FREE_BYTES} bytes free under the
+     * database, or for a database in RAM, little memory left in the machine.
      */
     private Checkpointer.AfterLogEmptied.Outcome giveFreePagesBack(Connection connection) {
         if (freePages == null) {
@@ -649,7 +676,8 @@ public final class Database implements AutoCloseable {
             if (batchOpen || closed) {
                 return Checkpointer.AfterLogEmptied.Outcome.BUSY; // its commit brings another round
             }
-            return punchFreePages(connection, System.nanoTime() + FREE_PAGES_PASS_NANOS);
+            boolean shortOfRoom = !roomForBatch() || (isEphemeral() && MemoryInfo.low());
+            return punchFreePages(connection, System.nanoTime() + FREE_PAGES_PASS_NANOS, shortOfRoom);
         } finally {
             writeLock.unlock();
         }
@@ -660,7 +688,7 @@ public final class Database implements AutoCloseable {
      * connection}, which must not wait for one (the checkpointer's) or must be
      * the writer; the caller holds the write lock and no batch is open.
      */
-    private Checkpointer.AfterLogEmptied.Outcome punchFreePages(Connection connection, long deadlineNanos) {
+    private Checkpointer.AfterLogEmptied.Outcome punchFreePages(Connection connection, long deadlineNanos, boolean keepNone) {
         FreePages.Pass pass;
         try (Statement st = connection.createStatement()) {
             st.execute("BEGIN IMMEDIATE"); // someone else writing (a transaction's owner) fails it
@@ -671,7 +699,7 @@ public final class Database implements AutoCloseable {
             if (logHoldsFrames()) {
                 return Checkpointer.AfterLogEmptied.Outcome.BUSY; // a commit came in after the log was emptied
             }
-            pass = freePages.punch(deadlineNanos);
+            pass = freePages.punch(deadlineNanos, keepNone);
         } finally {
             try (Statement st = connection.createStatement()) {
                 st.execute("COMMIT");
@@ -683,7 +711,14 @@ public final class Database implements AutoCloseable {
             log.debug("gave {} KiB of free pages back", pass.bytesFreed() >> 10);
             reserve.replenishNow(); // the disk may have room for it again
         }
-        return pass.finished() ? Checkpointer.AfterLogEmptied.Outcome.DONE : Checkpointer.AfterLogEmptied.Outcome.MORE;
+        if (!pass.finished()) {
+            return Checkpointer.AfterLogEmptied.Outcome.MORE;
+        }
+        if (pass.keptBytes() > 0) {
+            log.debug("keeping {} KiB of free pages for reuse", pass.keptBytes() >> 10);
+            return Checkpointer.AfterLogEmptied.Outcome.later(pass.dueNanos() - System.nanoTime());
+        }
+        return Checkpointer.AfterLogEmptied.Outcome.DONE;
     }
 
     /** Whether the write-ahead log file holds anything: only an emptying checkpoint leaves it at zero bytes. */
@@ -702,7 +737,7 @@ public final class Database implements AutoCloseable {
         try {
             return Checkpointer.emptyLog(writer.connection());
         } catch (SQLException e) {
-            log.debug("emptying the log on a nearly full disk: {}", e.getMessage());
+            log.debug("emptying the log to give free pages back: {}", e.getMessage());
             return false;
         }
     }
@@ -751,6 +786,9 @@ public final class Database implements AutoCloseable {
             SqliteStore r;
             while ((r = readers.poll()) != null) {
                 r.close();
+            }
+            if (ephemeralDir == null) {
+                giveFreePagesBackNow(CLOSE_GIVE_BACK_NANOS); // the pages kept for reuse: the disk blocks are not needed now
             }
             writer.close();
         } finally {

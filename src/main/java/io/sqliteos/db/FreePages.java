@@ -2,8 +2,11 @@ package io.sqliteos.db;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Iterator;
+import java.util.concurrent.TimeUnit;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.Out;
 import jnr.posix.FileStat;
@@ -27,6 +30,13 @@ import org.slf4j.LoggerFactory;
  * punched: the caller holds SQLite's write lock, and the write-ahead log is
  * empty (so no reader takes a page from it, and a checkpoint cannot copy a
  * page back into the file). The free list is then read from the file itself.
+ *
+ * <p>A page is given back only once it has stayed free for a while (the keep
+ * time): deleted data is often followed by new data (a file rewritten, a
+ * build's outputs made again), which takes the free pages, and memory (or disk
+ * blocks) given back and taken again costs a fresh allocation, on a virtual
+ * machine often one the host must back again. The caller gives everything
+ * back at once when room runs short.
  *
  * <p>The file is opened once and closed only after SQLite has closed it:
  * closing any descriptor of a file drops the process's POSIX locks on it,
@@ -62,29 +72,46 @@ final class FreePages implements AutoCloseable {
     private static volatile LibC libc;
     private static volatile POSIX posix;
 
-    /** What one pass did. */
-    record Pass(long bytesFreed, boolean finished) {}
+    /** Free pages first seen within this long of each other are kept as one group. */
+    private static final long GROUP_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * What one pass did. {@code keptBytes} of free pages wait for their keep
+     * time to end, the first of them at {@code dueNanos} (of {@link System#nanoTime}).
+     */
+    record Pass(long bytesFreed, boolean finished, long keptBytes, long dueNanos) {}
+
+    /** Free pages first seen free at {@code sinceNanos}, kept for reuse until the keep time ends. */
+    private record Kept(long sinceNanos, BitSet pages) {}
 
     private final Path file;
+    private final long keepNanos;
     private int fd;
     /** Set when the file system cannot punch holes, or the free list looks wrong. */
     private boolean disabled;
     private int pageSize; // read from the file's header at each pass
     /** Free pages punched (or found to be holes): until used again, they hold no data. */
     private final BitSet holes = new BitSet();
+    /** Free pages that may hold data and are kept for reuse, oldest group first. */
+    private final ArrayDeque<Kept> kept = new ArrayDeque<>();
     /** The page a look for data in all free pages goes on from; -1 when none is under way. */
     private int sweepFrom = -1;
     /** {@link #surplusBytes} right after the last look through all free pages. */
     private long baseSurplus;
     private boolean surplusKnown;
 
-    private FreePages(Path file, int fd) {
+    private FreePages(Path file, int fd, long keepNanos) {
         this.file = file;
         this.fd = fd;
+        this.keepNanos = keepNanos;
     }
 
-    /** Opens the database file for hole punching; null where that cannot be done (then nothing is given back). */
-    static FreePages open(Path file) {
+    /**
+     * Opens the database file for hole punching, giving a page back once it has
+     * been free for {@code keepNanos}; null where that cannot be done (then
+     * nothing is given back).
+     */
+    static FreePages open(Path file, long keepNanos) {
         try {
             LibC c = libc();
             int fd = c.open(file.toString(), O_RDWR | O_CLOEXEC);
@@ -92,7 +119,7 @@ final class FreePages implements AutoCloseable {
                 log.info("free pages stay in {}: cannot open it (errno {})", file, errno());
                 return null;
             }
-            return new FreePages(file, fd);
+            return new FreePages(file, fd, keepNanos);
         } catch (RuntimeException | LinkageError e) {
             log.info("free pages stay in the database file: {}", e.toString());
             return null;
@@ -122,42 +149,46 @@ final class FreePages implements AutoCloseable {
     }
 
     /**
-     * Punches holes under the free pages that may hold data, in the order of
-     * the file, until {@code deadlineNanos} (of {@link System#nanoTime}) has
-     * passed; an unfinished pass goes on where it stopped the next time. The
-     * caller holds the write lock and has made sure the log is empty.
+     * Punches holes under the free pages that may hold data and have been free
+     * for the keep time (all of them if {@code keepNone}), in the order of the
+     * file, until {@code deadlineNanos} (of {@link System#nanoTime}) has passed;
+     * an unfinished pass goes on where it stopped the next time. The caller
+     * holds the write lock and has made sure the log is empty.
      *
-     * <p>Pages that became free since the last pass are punched straight away.
-     * A page punched before may have been used and freed again in between;
-     * whether any was is told by the blocks the file takes, and only then are
-     * all free pages looked at, a seek for data per run of them.
+     * <p>Pages whose keep time has ended are punched straight away. A page
+     * punched before may have been used and freed again in between; whether
+     * any was is told by the blocks the file takes, and only then are all free
+     * pages looked at, a seek for data per run of them.
      */
-    synchronized Pass punch(long deadlineNanos) {
+    synchronized Pass punch(long deadlineNanos, boolean keepNone) {
         if (fd < 0 || disabled) {
-            return new Pass(0, true);
+            return new Pass(0, true, 0, 0);
         }
         int[] leaves = readFreeLeaves();
         if (leaves == null) {
-            return new Pass(0, true);
+            return new Pass(0, true, 0, 0);
         }
         BitSet free = new BitSet();
         for (int leaf : leaves) {
             free.set(leaf);
         }
         holes.and(free); // a page in use again holds data
+        long now = System.nanoTime();
+        BitSet waiting = keptUntilDue(free, now, keepNone);
         long freed = 0;
 
-        BitSet fresh = (BitSet) free.clone();
-        fresh.andNot(holes);
-        for (int from = fresh.nextSetBit(0); from >= 0; from = fresh.nextSetBit(from)) {
-            int to = fresh.nextClearBit(from);
+        BitSet due = (BitSet) free.clone();
+        due.andNot(holes);
+        due.andNot(waiting);
+        for (int from = due.nextSetBit(0); from >= 0; from = due.nextSetBit(from)) {
+            int to = due.nextClearBit(from);
             long got = punchRun(from, to, deadlineNanos);
             if (got < 0) {
-                return new Pass(freed, true); // cannot punch at all
+                return new Pass(freed, true, 0, 0); // cannot punch at all
             }
             freed += got;
             if (System.nanoTime() - deadlineNanos >= 0) {
-                return new Pass(freed, false);
+                return passOf(freed, false, waiting, now);
             }
             from = to;
         }
@@ -165,13 +196,15 @@ final class FreePages implements AutoCloseable {
         if (sweepFrom < 0) {
             long surplus = surplusBytes();
             if (surplus == Long.MIN_VALUE || (surplusKnown && surplus <= baseSurplus)) {
-                return new Pass(freed, true);
+                return passOf(freed, true, waiting, now);
             }
             sweepFrom = 0; // data in pages punched before (or a first look): seek through all free pages
         }
+        BitSet sweep = (BitSet) free.clone();
+        sweep.andNot(waiting);
         LibC c = libc();
-        for (int from = free.nextSetBit(sweepFrom); from >= 0; from = free.nextSetBit(from)) {
-            int to = free.nextClearBit(from);
+        for (int from = sweep.nextSetBit(sweepFrom); from >= 0; from = sweep.nextSetBit(from)) {
+            int to = sweep.nextClearBit(from);
             long at = c.lseek(fd, offset(from), SEEK_DATA);
             if (at < 0 && errno() == ENXIO) {
                 break; // nothing but holes up to the end of the file
@@ -180,7 +213,7 @@ final class FreePages implements AutoCloseable {
                 int first = at < 0 ? from : (int) (at / pageSize) + 1;
                 long got = punchRun(first, to, deadlineNanos);
                 if (got < 0) {
-                    return new Pass(freed, true);
+                    return new Pass(freed, true, 0, 0);
                 }
                 freed += got;
                 from = first + (int) (got / pageSize);
@@ -189,14 +222,67 @@ final class FreePages implements AutoCloseable {
             }
             sweepFrom = from;
             if (System.nanoTime() - deadlineNanos >= 0) {
-                return new Pass(freed, false);
+                return passOf(freed, false, waiting, now);
             }
         }
         sweepFrom = -1;
         long surplus = surplusBytes();
         surplusKnown = surplus != Long.MIN_VALUE;
         baseSurplus = surplus;
-        return new Pass(freed, true);
+        return passOf(freed, true, waiting, now);
+    }
+
+    /**
+     * Brings the kept groups up to date with the free list, adds the pages
+     * newly seen free as a group, and returns the pages still kept: none if
+     * {@code keepNone}.
+     */
+    private BitSet keptUntilDue(BitSet free, long now, boolean keepNone) {
+        BitSet known = new BitSet();
+        for (Iterator<Kept> it = kept.iterator(); it.hasNext(); ) {
+            Kept group = it.next();
+            group.pages().and(free); // used again: no longer free
+            group.pages().andNot(holes); // given back
+            if (group.pages().isEmpty()) {
+                it.remove();
+            } else {
+                known.or(group.pages());
+            }
+        }
+        BitSet fresh = (BitSet) free.clone();
+        fresh.andNot(holes);
+        fresh.andNot(known);
+        if (!fresh.isEmpty()) {
+            Kept last = kept.peekLast();
+            if (last != null && now - last.sinceNanos() < GROUP_NANOS) {
+                last.pages().or(fresh);
+            } else {
+                kept.addLast(new Kept(now, fresh));
+            }
+        }
+        BitSet waiting = new BitSet();
+        if (!keepNone) {
+            for (Kept group : kept) {
+                if (now - group.sinceNanos() < keepNanos) {
+                    waiting.or(group.pages());
+                }
+            }
+        }
+        return waiting;
+    }
+
+    private Pass passOf(long freed, boolean finished, BitSet waiting, long now) {
+        if (waiting.isEmpty()) {
+            return new Pass(freed, finished, 0, 0);
+        }
+        long due = now;
+        for (Kept group : kept) {
+            if (now - group.sinceNanos() < keepNanos) {
+                due = group.sinceNanos() + keepNanos; // the groups are in the order they were seen
+                break;
+            }
+        }
+        return new Pass(freed, finished, (long) waiting.cardinality() * pageSize, due);
     }
 
     private long offset(int page) {

@@ -16,6 +16,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import jnr.posix.FileStat;
 import jnr.posix.POSIXFactory;
 import org.junit.jupiter.api.Test;
@@ -25,7 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
  * Holes under SQLite's free pages, punched the way the daemon does it (log
  * emptied, write lock held): rows written, deleted and written again into the
  * punched pages keep their bytes, the database stays sound, and the free pages
- * take no space, also when every pass is cut short and goes on later.
+ * take no space, also when every pass is cut short and goes on later. Pages
+ * are kept for reuse until their keep time ends, unless the caller wants them
+ * all back now.
  */
 class FreePagesTest {
 
@@ -50,20 +53,51 @@ class FreePagesTest {
         rounds(true);
     }
 
-    private void rounds(boolean cutShort) throws Exception {
-        SqliteNative.load();
-        Path file = dir.resolve("t.db");
-        String url = "jdbc:sqlite:" + file;
-        writer = DriverManager.getConnection(url);
-        checkpointer = DriverManager.getConnection(url);
-        try (Statement st = writer.createStatement()) {
-            st.execute("PRAGMA page_size = " + PAGE);
-            st.execute("PRAGMA journal_mode = WAL");
-            st.execute("PRAGMA synchronous = OFF");
-            st.execute("PRAGMA wal_autocheckpoint = 0");
-            st.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+    @Test
+    void freePagesAreKeptForReuseUntilTheirKeepTimeEnds() throws Exception {
+        Path file = createDatabase();
+        long keepNanos = TimeUnit.MILLISECONDS.toNanos(700);
+        try (FreePages pages = FreePages.open(file, keepNanos)) {
+            insert(150);
+            deleteAbout(0.8);
+            FreePages.Pass first = punchUntilDone(pages, false, false);
+            assertThat(first.bytesFreed()).isZero();
+            assertThat(first.keptBytes()).isGreaterThan(100L * PAGE);
+            assertThat(first.dueNanos() - System.nanoTime()).isBetween(0L, keepNanos);
+            assertThat(allocated(file)).isGreaterThan(usedBytes() + 100L * PAGE);
+
+            // new data takes kept pages: fewer are kept, and the file does not grow
+            long size = java.nio.file.Files.size(file);
+            insert(20);
+            FreePages.Pass after = punchUntilDone(pages, false, false);
+            assertThat(after.bytesFreed()).isZero();
+            assertThat(after.keptBytes()).isPositive().isLessThan(first.keptBytes());
+            assertThat(java.nio.file.Files.size(file)).isEqualTo(size);
+
+            Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(after.dueNanos() - System.nanoTime())) + 50);
+            FreePages.Pass due = punchUntilDone(pages, false, false);
+            assertThat(due.bytesFreed()).isEqualTo(after.keptBytes());
+            assertThat(due.keptBytes()).isZero();
+            assertThat(allocated(file)).isLessThanOrEqualTo(usedBytes() + 64 * 1024);
+
+            // pages freed now are kept, unless the caller wants all back at once
+            deleteAbout(0.5);
+            assertThat(punchUntilDone(pages, false, false).keptBytes()).isPositive();
+            FreePages.Pass now = punchUntilDone(pages, false, true);
+            assertThat(now.bytesFreed()).isPositive();
+            assertThat(now.keptBytes()).isZero();
+            assertThat(allocated(file)).isLessThanOrEqualTo(usedBytes() + 64 * 1024);
+            assertThat(integrityCheck()).isEqualTo("ok");
+            assertRowsIntact();
+        } finally {
+            writer.close();
+            checkpointer.close();
         }
-        try (FreePages pages = FreePages.open(file)) {
+    }
+
+    private void rounds(boolean cutShort) throws Exception {
+        Path file = createDatabase();
+        try (FreePages pages = FreePages.open(file, 0)) {
             assertThat(pages).isNotNull();
             for (int round = 0; round < 6; round++) {
                 insert(150);
@@ -73,7 +107,7 @@ class FreePagesTest {
                     insert(60);
                     deleteAbout(1.0);
                 }
-                long punched = punchUntilDone(pages, cutShort);
+                long punched = punchUntilDone(pages, cutShort, false).bytesFreed();
                 if (round == 0) {
                     assertThat(punched).isGreaterThan(100L * PAGE);
                 }
@@ -87,8 +121,28 @@ class FreePagesTest {
         }
     }
 
-    /** Empties the log and punches, as the daemon's checkpointer does, until a pass finishes. */
-    private long punchUntilDone(FreePages pages, boolean cutShort) throws SQLException {
+    /** A database with one table of blobs, in the log mode the daemon uses, and its two connections. */
+    private Path createDatabase() throws SQLException {
+        SqliteNative.load();
+        Path file = dir.resolve("t.db");
+        String url = "jdbc:sqlite:" + file;
+        writer = DriverManager.getConnection(url);
+        checkpointer = DriverManager.getConnection(url);
+        try (Statement st = writer.createStatement()) {
+            st.execute("PRAGMA page_size = " + PAGE);
+            st.execute("PRAGMA journal_mode = WAL");
+            st.execute("PRAGMA synchronous = OFF");
+            st.execute("PRAGMA wal_autocheckpoint = 0");
+            st.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+        }
+        return file;
+    }
+
+    /**
+     * Empties the log and punches, as the daemon's checkpointer does, until a
+     * pass finishes; returns the bytes all passes freed and the last one's kept bytes.
+     */
+    private FreePages.Pass punchUntilDone(FreePages pages, boolean cutShort, boolean keepNone) throws SQLException {
         long punched = 0;
         for (int pass = 0; pass < 100_000; pass++) {
             try (Statement st = checkpointer.createStatement();
@@ -99,14 +153,14 @@ class FreePagesTest {
             try (Statement st = checkpointer.createStatement()) {
                 st.execute("BEGIN IMMEDIATE");
                 try {
-                    done = pages.punch(cutShort ? System.nanoTime() : Long.MAX_VALUE);
+                    done = pages.punch(cutShort ? System.nanoTime() : Long.MAX_VALUE, keepNone);
                 } finally {
                     st.execute("COMMIT");
                 }
             }
             punched += done.bytesFreed();
             if (done.finished()) {
-                return punched;
+                return new FreePages.Pass(punched, true, done.keptBytes(), done.dueNanos());
             }
         }
         throw new AssertionError("no pass finished");
