@@ -288,6 +288,46 @@ class DurabilityIT {
         assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
     }
 
+    /**
+     * A transaction's pages go into the log at its commit, and a checkpoint must
+     * then copy them into the database file. On a nearly full disk one too large
+     * for the room left is refused at its commit, with nothing applied, so that
+     * the log can always be emptied and a deletion always makes room again.
+     */
+    @Test
+    void aTransactionTooLargeForANearlyFullDiskIsRefusedAtItsCommit() throws Exception {
+        Path db = databaseOnSmallDisk();
+        Path payload = work.resolve("payload");
+        byte[] bytes = new byte[256 << 10];
+        new Random(6).nextBytes(bytes);
+        Files.write(payload, bytes);
+        String tx = "java -jar " + MountedFs.jar() + " tx -- sh -c 'dd if=/dev/urandom of=%s bs=64k count=%d status=none'";
+        try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
+            fs.sh("echo precious > keep && sync keep").ok();
+            MountedFs.Result large = fs.sh(String.format(tx, "big", 90));
+            assertThat(large.exitCode()).isNotZero();
+            assertThat(large.stderr()).contains("commit failed, nothing was applied").contains("No space left on device");
+            assertThat(fs.log()).contains("the disk under the database is nearly full")
+                    .contains("needed to copy this transaction and the log into the database");
+            assertThat(fs.sh("ls").ok().stdout()).isEqualTo("keep\n");
+            Thread.sleep(1500); // the checkpointer's quiet moment
+            fs.sh("cp " + payload + " after && sync after").ok();
+            assertThat(digest(fs.path("after"))).isEqualTo(digest(payload));
+
+            // a transaction that fits commits, and deleting its file makes room again
+            fs.sh(String.format(tx, "small", 16)).ok();
+            assertThat(fs.sh("wc -c < small").ok().stdout().trim()).isEqualTo("1048576");
+            fs.sh("rm small").ok();
+            Thread.sleep(1500);
+            fs.sh("cp " + payload + " later && sync later").ok();
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(fs.sh("ls").ok().stdout()).isEqualTo("after\nkeep\nlater\n");
+            assertThat(digest(fs.path("later"))).isEqualTo(digest(payload));
+        }
+    }
+
     @Test
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
         Path db = databaseOnSmallDisk();

@@ -54,6 +54,8 @@ public final class Database implements AutoCloseable {
     private static final long ROOM_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     /** How long free pages are kept for reuse before their RAM (or disk blocks) is given back, by default. */
     public static final Duration DEFAULT_KEEP_FREE = Duration.ofSeconds(30);
+    /** Each connection's page cache: also the most a transaction holds back from the log until it commits. */
+    private static final long CACHE_BYTES = 2L << 20;
     /** How long one pass giving free pages back may hold up writers. */
     private static final long FREE_PAGES_PASS_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     /**
@@ -65,6 +67,9 @@ public final class Database implements AutoCloseable {
     private static final long MAX_WRITE_HEADROOM_BYTES = 3L << 20;
     /** How long a write on a nearly full disk may spend giving free pages back before it gives up. */
     private static final long RECLAIM_FOR_WRITE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+    /** SQLite's write-ahead log: a file header, then per page a frame header and the page. */
+    private static final long WAL_HEADER_BYTES = 32;
+    private static final long WAL_FRAME_HEADER_BYTES = 24;
     /** How long closing a database on disk may spend giving its free pages back. */
     private static final long CLOSE_GIVE_BACK_NANOS = TimeUnit.SECONDS.toNanos(2);
 
@@ -223,7 +228,7 @@ public final class Database implements AutoCloseable {
             // anyway. With 8 MiB each, a large read first spent its time faulting
             // in fresh cache memory on every reader it used, and read at two thirds
             // of the speed 2 MiB gives.
-            st.execute("PRAGMA cache_size = -2048");
+            st.execute("PRAGMA cache_size = -" + (CACHE_BYTES >> 10));
             st.execute("PRAGMA temp_store = MEMORY");
             // The checkpointer thread copies the log into the database; a writer
             // does it only past this backstop, and the log file shrinks back to
@@ -290,7 +295,12 @@ public final class Database implements AutoCloseable {
         try {
             publish();
             SqliteStore store = newStore(false);
-            store.onClose(batchBlockers::decrementAndGet);
+            store.onClose(() -> {
+                batchBlockers.decrementAndGet();
+                // what it committed waits in the log, and what it rolled back after spilling it
+                // there takes room in the log file, until the checkpointer's next rounds
+                checkpointer.committed();
+            });
             return store;
         } catch (RuntimeException e) {
             batchBlockers.decrementAndGet();
@@ -509,6 +519,66 @@ public final class Database implements AutoCloseable {
         if (free - pending < writeHeadroomBytes) {
             throw new StoreException(StoreException.Kind.FULL, "the disk under the database is nearly full: "
                     + (free >> 10) + " KiB free, " + (pending >> 10) + " KiB of it needed to copy the log into the database", null);
+        }
+    }
+
+    /**
+     * On a nearly full disk, refuses ({@code FULL}) to commit a transaction whose
+     * pages might not fit into the database file after it; the caller rolls it
+     * back, so nothing is applied. At its commit a transaction's pages go into
+     * the log (those it has not spilled there already), and a checkpoint must
+     * then copy them, with the log's other pages, into the database file: on a
+     * disk that cannot take them the log could never be emptied again (see
+     * {@link #requireRoomForCheckpoint}). How many pages the transaction changed
+     * is not known before its commit, so this counts every frame in the log
+     * file that is not yet copied (the transaction's spilled ones included) and
+     * twice the page cache it may still hold (once in the log, once in the
+     * database). Called by the transaction's owner, without the write lock.
+     */
+    public void requireRoomToCommitTransaction() {
+        if (usableSpace() >= BATCH_MIN_FREE_BYTES) {
+            return; // plenty of room: the common case costs one statfs
+        }
+        long needed = uncopiedLogBytes() + 2 * CACHE_BYTES;
+        long free = usableSpace();
+        if (free - needed < writeHeadroomBytes) {
+            throw new StoreException(StoreException.Kind.FULL, "the disk under the database is nearly full: "
+                    + (free >> 10) + " KiB free, up to " + (needed >> 10) + " KiB of it needed to copy this transaction"
+                    + " and the log into the database", null);
+        }
+    }
+
+    /**
+     * The bytes of the log file's frames not yet copied into the database: the
+     * committed ones a passive checkpoint could not copy, and any written after
+     * the last commit (an open transaction's). The whole file if the writer is busy.
+     */
+    private long uncopiedLogBytes() {
+        long fileBytes;
+        try {
+            fileBytes = Files.size(logFile);
+        } catch (IOException e) {
+            return 0; // no log file: nothing in it
+        }
+        if (!writeLock.tryLock()) {
+            return fileBytes;
+        }
+        try (Statement st = writer.connection().createStatement();
+                java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+            if (!rs.next() || rs.getLong(2) < 0 || rs.getLong(3) < 0) {
+                return fileBytes;
+            }
+            long page = pageSize();
+            long committedFrames = rs.getLong(2);
+            long committedEnd = WAL_HEADER_BYTES + committedFrames * (page + WAL_FRAME_HEADER_BYTES);
+            long afterCommitted = Math.max(0, fileBytes - committedEnd);
+            long afterFrames = afterCommitted / (page + WAL_FRAME_HEADER_BYTES);
+            return (committedFrames - rs.getLong(3) + afterFrames) * page;
+        } catch (SQLException e) {
+            log.debug("checkpoint before a transaction's commit on a nearly full disk: {}", e.getMessage());
+            return fileBytes;
+        } finally {
+            writeLock.unlock();
         }
     }
 

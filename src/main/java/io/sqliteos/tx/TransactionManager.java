@@ -221,6 +221,7 @@ public final class TransactionManager implements AutoCloseable {
                 }
             } else if (commit) {
                 try {
+                    database.requireRoomToCommitTransaction();
                     t.store.commit();
                     committed = true;
                 } catch (StoreException e) {
