@@ -244,7 +244,7 @@ class DurabilityIT {
     @Test
     void anUnmountGivesTheDiskBlocksOfKeptFreePagesBack() throws Exception {
         Path db = work.resolve("kept.db");
-        try (MountedFs fs = MountedFs.start("--db", db.toString())) { // free pages kept 30 s
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) { // free pages kept 60 s
             fs.sh("head -c 32M /dev/urandom > big && echo small > small && sync && rm big").ok();
             Thread.sleep(1500); // the log emptied, the free pages kept
             assertThat(databaseBlocks(db)).isGreaterThan(32L << 20);

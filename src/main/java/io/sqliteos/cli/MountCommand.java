@@ -51,7 +51,7 @@ final class MountCommand implements Callable<Integer> {
                 "transaction's begin waits this long for them to expire."})
     Double nameCacheSeconds;
 
-    @Option(names = "--keep-free", paramLabel = "SECONDS", defaultValue = "30",
+    @Option(names = "--keep-free", paramLabel = "SECONDS", defaultValue = "60",
             description = {"How long the pages of deleted data are kept for new data before their RAM (or, with",
                 "--db, their disk blocks) is given back (default: ${DEFAULT-VALUE}; 0 at once). Given back at once",
                 "when the disk under the database has less than 256 MiB free or the machine is low on memory."})

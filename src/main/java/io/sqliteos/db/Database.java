@@ -53,7 +53,9 @@ public final class Database implements AutoCloseable {
     /** Even at 2 GB/s a batch cannot use up that room between two checks this far apart. */
     private static final long ROOM_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     /** How long free pages are kept for reuse before their RAM (or disk blocks) is given back, by default. */
-    public static final Duration DEFAULT_KEEP_FREE = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_KEEP_FREE = Duration.ofSeconds(60);
+    /** While free pages are kept, whether room has run short is looked at this often. */
+    private static final long KEPT_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** Each connection's page cache: also the most a transaction holds back from the log until it commits. */
     private static final long CACHE_BYTES = 2L << 20;
     /** How long one pass giving free pages back may hold up writers. */
@@ -786,7 +788,7 @@ public final class Database implements AutoCloseable {
         }
         if (pass.keptBytes() > 0) {
             log.debug("keeping {} KiB of free pages for reuse", pass.keptBytes() >> 10);
-            return Checkpointer.AfterLogEmptied.Outcome.later(pass.dueNanos() - System.nanoTime());
+            return Checkpointer.AfterLogEmptied.Outcome.later(Math.min(pass.dueNanos() - System.nanoTime(), KEPT_CHECK_NANOS));
         }
         return Checkpointer.AfterLogEmptied.Outcome.DONE;
     }
