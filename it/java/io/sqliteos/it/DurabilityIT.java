@@ -256,6 +256,13 @@ class DurabilityIT {
         }
     }
 
+    /** A file of 256 KiB of random bytes (from {@code seed}) outside the mount, to copy in. */
+    private Path payload(long seed) throws Exception {
+        byte[] bytes = new byte[256 << 10];
+        new Random(seed).nextBytes(bytes);
+        return Files.write(work.resolve("payload"), bytes);
+    }
+
     /** Where a database goes on a new 12 MiB tmpfs, mounted at {@code work/disk} (unmounted after each test). */
     private Path databaseOnSmallDisk() throws Exception {
         Path disk = work.resolve("disk");
@@ -297,10 +304,7 @@ class DurabilityIT {
     @Test
     void aTransactionTooLargeForANearlyFullDiskIsRefusedAtItsCommit() throws Exception {
         Path db = databaseOnSmallDisk();
-        Path payload = work.resolve("payload");
-        byte[] bytes = new byte[256 << 10];
-        new Random(6).nextBytes(bytes);
-        Files.write(payload, bytes);
+        Path payload = payload(6);
         String tx = "java -jar " + MountedFs.jar() + " tx -- sh -c 'dd if=/dev/urandom of=%s bs=64k count=%d status=none'";
         try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
             fs.sh("echo precious > keep && sync keep").ok();
@@ -331,10 +335,7 @@ class DurabilityIT {
     @Test
     void aFullDiskFailsWritesWithEnospcAndKeepsWhatWasStored() throws Exception {
         Path db = databaseOnSmallDisk();
-        Path payload = work.resolve("payload");
-        byte[] bytes = new byte[256 << 10];
-        new Random(5).nextBytes(bytes);
-        Files.write(payload, bytes);
+        Path payload = payload(5);
         String log;
         try (MountedFs fs = MountedFs.start("--db", db.toString(), "--size", "1G")) {
             fs.sh("echo precious > keep && sync keep").ok();

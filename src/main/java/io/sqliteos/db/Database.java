@@ -542,7 +542,7 @@ public final class Database implements AutoCloseable {
             return; // plenty of room: the common case costs one statfs
         }
         long needed = uncopiedLogBytes() + 2 * CACHE_BYTES;
-        long free = usableSpace();
+        long free = usableSpace(); // again: the checkpoint may have taken some
         if (free - needed < writeHeadroomBytes) {
             throw new StoreException(StoreException.Kind.FULL, "the disk under the database is nearly full: "
                     + (free >> 10) + " KiB free, up to " + (needed >> 10) + " KiB of it needed to copy this transaction"
@@ -565,23 +565,37 @@ public final class Database implements AutoCloseable {
         if (!writeLock.tryLock()) {
             return fileBytes;
         }
-        try (Statement st = writer.connection().createStatement();
-                java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
-            if (!rs.next() || rs.getLong(2) < 0 || rs.getLong(3) < 0) {
+        try {
+            LogFrames frames = checkpointPassively();
+            if (frames == null) {
                 return fileBytes;
             }
             long page = pageSize();
-            long committedFrames = rs.getLong(2);
-            long committedEnd = WAL_HEADER_BYTES + committedFrames * (page + WAL_FRAME_HEADER_BYTES);
-            long afterCommitted = Math.max(0, fileBytes - committedEnd);
-            long afterFrames = afterCommitted / (page + WAL_FRAME_HEADER_BYTES);
-            return (committedFrames - rs.getLong(3) + afterFrames) * page;
-        } catch (SQLException e) {
-            log.debug("checkpoint before a transaction's commit on a nearly full disk: {}", e.getMessage());
-            return fileBytes;
+            long committedEnd = WAL_HEADER_BYTES + frames.committed() * (page + WAL_FRAME_HEADER_BYTES);
+            long framesAfter = Math.max(0, fileBytes - committedEnd) / (page + WAL_FRAME_HEADER_BYTES);
+            return (frames.committed() - frames.copied() + framesAfter) * page;
         } finally {
             writeLock.unlock();
         }
+    }
+
+    /** Frames in the log: those committed, and how many of them are copied into the database. */
+    private record LogFrames(long committed, long copied) {}
+
+    /**
+     * Copies what it can of the log into the database (a passive checkpoint on
+     * the writer, whose caller holds the write lock); null if SQLite could not say.
+     */
+    private LogFrames checkpointPassively() {
+        try (Statement st = writer.connection().createStatement();
+                java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+            if (rs.next() && rs.getLong(2) >= 0 && rs.getLong(3) >= 0) {
+                return new LogFrames(rs.getLong(2), rs.getLong(3));
+            }
+        } catch (SQLException e) {
+            log.debug("checkpoint on a nearly full disk: {}", e.getMessage());
+        }
+        return null;
     }
 
     /**
@@ -590,13 +604,9 @@ public final class Database implements AutoCloseable {
      * database file may need room for.
      */
     private long pendingCheckpointBytes() {
-        try (Statement st = writer.connection().createStatement();
-                java.sql.ResultSet rs = st.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
-            if (rs.next() && rs.getLong(2) >= 0 && rs.getLong(3) >= 0) {
-                return (rs.getLong(2) - rs.getLong(3)) * pageSize();
-            }
-        } catch (SQLException e) {
-            log.debug("checkpoint on a nearly full disk: {}", e.getMessage());
+        LogFrames frames = checkpointPassively();
+        if (frames != null) {
+            return (frames.committed() - frames.copied()) * pageSize();
         }
         try {
             return Files.size(logFile); // no better bound
