@@ -8,7 +8,7 @@ import java.nio.file.Path;
 final class MemoryInfo {
 
     private static final Path MEMINFO = Path.of("/proc/meminfo");
-    /** Memory is low below an eighth of the machine's available, and always below this much. */
+    /** Memory is low when less than an eighth of it is available, and always when less than this much is. */
     private static final long LOW_BYTES = 256L << 20;
 
     private MemoryInfo() {
@@ -33,7 +33,7 @@ final class MemoryInfo {
     }
 
     /** The figure on the line starting with {@code key} (in KiB), or -1. */
-    static long kibibytes(String meminfo, String key) {
+    private static long kibibytes(String meminfo, String key) {
         for (String line : meminfo.split("\n")) {
             if (line.startsWith(key)) {
                 String[] parts = line.substring(key.length()).trim().split("\\s+");
