@@ -22,11 +22,13 @@
  * - The database file itself is written through: SQLite does not look at the
  *   result of CKPT_DONE, so a failure there could not be reported.
  *
- * The library is a SQLite extension: loading it registers the VFS as the
- * process's default, wrapping the default there was before.
+ * coalescing_vfs_install registers the VFS as the process's default, wrapping
+ * the default there was before (see extension.c).
  */
 #include <sqlite3ext.h>
-SQLITE_EXTENSION_INIT1
+SQLITE_EXTENSION_INIT3
+
+#include "extension.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -413,14 +415,9 @@ static int v_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out) {
     return wrapped->xCurrentTimeInt64(wrapped, out);
 }
 
-#ifdef _WIN32
-__declspec(dllexport)
-#endif
-int sqlite3_coalescingvfs_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
-    (void) db;
-    SQLITE_EXTENSION_INIT2(api);
+int coalescing_vfs_install(char **error) {
     if (wrapped != NULL) {
-        return SQLITE_OK_LOAD_PERMANENTLY;
+        return SQLITE_OK;
     }
     sqlite3_vfs *inner = sqlite3_vfs_find(NULL);
     if (inner == NULL || inner->iVersion < 2) {
@@ -449,7 +446,6 @@ int sqlite3_coalescingvfs_init(sqlite3 *db, char **error, const sqlite3_api_rout
     int rc = sqlite3_vfs_register(&coalescing, 1);
     if (rc != SQLITE_OK) {
         wrapped = NULL;
-        return rc;
     }
-    return SQLITE_OK_LOAD_PERMANENTLY;
+    return rc;
 }

@@ -84,6 +84,35 @@ class LargeDirectoryIT {
         assertThat(Files.exists(dir.resolve(name(1000)))).isFalse();
     }
 
+    @Test
+    void namesOfManyScriptsAndLengthsListOnceWithTheirTypesAcrossEveryBufferful() throws Exception {
+        Path dir = fs.path("scripts");
+        Files.createDirectory(dir);
+        // one- to four-byte UTF-8 characters and names up to 255 bytes: entries of every length
+        // fall at the boundaries of the daemon's pages and buffers
+        String[] stems = {"a", "\u00e9t\u00e9", "\u65e5\u672c\u8a9e", "\ud83d\ude00", "long-" + "x".repeat(240)};
+        int count = 3_000;
+        Map<String, Integer> types = new java.util.HashMap<>();
+        for (int i = 0; i < count; i++) {
+            String n = (stems[i % stems.length] + "-" + i);
+            n = n.length() > 250 ? n.substring(n.length() - 250) : n;
+            if (i % 50 == 0) {
+                Files.createDirectory(dir.resolve(n));
+                types.put(n, DT_DIR);
+            } else {
+                assertThat(Sys.mknod(dir.resolve(n), Sys.S_IFREG | 0644, 0)).as("mknod %s", n).isZero();
+                types.put(n, DT_REG);
+            }
+        }
+        Map<String, Sys.Dirent> listed = Sys.dirents(dir);
+        assertThat(listed).hasSize(count + 2);
+        for (Map.Entry<String, Integer> e : types.entrySet()) {
+            assertThat(listed.get(e.getKey())).as("entry %s", e.getKey()).isNotNull();
+            assertThat(listed.get(e.getKey()).type()).as("type of %s", e.getKey()).isEqualTo(e.getValue());
+        }
+        assertThat(fs.sh("ls -f scripts | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(count + 2));
+    }
+
     private static String name(int i) {
         return String.format("entry-%06d", i);
     }

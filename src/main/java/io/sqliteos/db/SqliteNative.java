@@ -24,14 +24,14 @@ final class SqliteNative {
 
     private SqliteNative() {}
 
-    /** Loads the library (and the coalescing VFS) once per JVM; call before the first connection. */
+    /** Loads the library (and the daemon's extension) once per JVM; call before the first connection. */
     static synchronized void load() {
         if (tried) {
             return;
         }
         tried = true;
         loadDriverLibrary();
-        CoalescingVfs.install();
+        SqliteExtension.install();
     }
 
     private static void loadDriverLibrary() {

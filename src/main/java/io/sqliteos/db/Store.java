@@ -74,7 +74,7 @@ public interface Store extends MessageStore, AutoCloseable {
     /** The directory holding {@code ino}, or 0: for directories, which have exactly one entry. */
     long parentOf(long ino);
 
-    /** Calls {@code sink} with each entry of {@code dir}, by name, in one query. */
+    /** Passes each entry of {@code dir} to {@code sink}, by name, within one read. */
     void listDirectory(long dir, EntrySink sink);
 
     /**
@@ -85,6 +85,15 @@ public interface Store extends MessageStore, AutoCloseable {
     @FunctionalInterface
     interface EntrySink {
         void accept(byte[] name, long ino, int type);
+
+        /**
+         * Receives a run of entries packed as libfuse's filler takes them
+         * ({@link PackedEntries}). A sink that hands entries on to libfuse
+         * takes the run as it is; any other gets each entry by {@link #accept}.
+         */
+        default void acceptPacked(byte[] packed) {
+            PackedEntries.forEach(packed, this);
+        }
     }
 
     // --- file data --------------------------------------------------------------

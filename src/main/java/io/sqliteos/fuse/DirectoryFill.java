@@ -1,6 +1,7 @@
 package io.sqliteos.fuse;
 
 import com.kenai.jffi.MemoryIO;
+import io.sqliteos.db.PackedEntries;
 import io.sqliteos.db.Store;
 import io.sqliteos.fs.FileSystem;
 import java.nio.ByteBuffer;
@@ -20,8 +21,7 @@ public final class DirectoryFill implements Store.EntrySink {
 
     /** Room for dozens of entries of the longest names and hundreds of common ones. */
     static final int CAPACITY = 16 * 1024;
-    private static final int ENTRY_HEADER = 16; // ino (8), mode (4), name length (4): see dir_fill.c
-    private static final int LARGEST_ENTRY = ENTRY_HEADER + FileSystem.NAME_MAX + 1;
+    private static final int LARGEST_ENTRY = PackedEntries.HEADER + FileSystem.NAME_MAX + 1;
 
     private static final ThreadLocal<DirectoryFill> PER_THREAD = ThreadLocal.withInitial(DirectoryFill::new);
 
@@ -67,6 +67,39 @@ public final class DirectoryFill implements Store.EntrySink {
         }
         packed.putLong(ino).putInt(mode).putInt(name.length).put(name).put((byte) 0);
         pending++;
+    }
+
+    /**
+     * Takes a run of entries SQLite packed in the filler's layout: copied into
+     * the buffer as whole spans of entries, with no call per entry.
+     */
+    @Override
+    public void acceptPacked(byte[] run) {
+        ByteBuffer entries = PackedEntries.view(run);
+        int at = 0;
+        while (at < run.length && !refused) {
+            // the longest span of whole entries, of lawful names, that fits the buffer
+            int end = at;
+            int count = 0;
+            while (end < run.length) {
+                int length = PackedEntries.entryLength(entries, end);
+                if (PackedEntries.nameLength(entries, end) > FileSystem.NAME_MAX || end + length - at > packed.remaining()) {
+                    break;
+                }
+                end += length;
+                count++;
+            }
+            if (count > 0) {
+                packed.put(run, at, end - at);
+                pending += count;
+                at = end;
+            } else if (pending > 0) {
+                flush();
+            } else { // a name too long to pass: accept() leaves it out, with a log line
+                PackedEntries.passOne(entries, at, this);
+                at += PackedEntries.entryLength(entries, at);
+            }
+        }
     }
 
     /** Passes what is still packed; call once the listing is complete. */

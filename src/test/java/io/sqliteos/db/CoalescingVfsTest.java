@@ -38,7 +38,7 @@ class CoalescingVfsTest {
     @Test
     void theVfsIsInstalledWithTheDriver() throws Exception {
         SqliteNative.load();
-        assertThat(Files.readString(Path.of("/proc/self/maps"))).contains("sqliteos-coalescing-vfs");
+        assertThat(Files.readString(Path.of("/proc/self/maps"))).contains("sqliteos-sqlite-extension");
     }
 
     @Test

@@ -104,6 +104,43 @@ class NamespaceTest extends FsTestBase {
     }
 
     @Test
+    void listingsOfSeveralPagesHaveEveryNameOnceInByteOrderWithItsInodeAndType() {
+        int page = io.sqliteos.db.PackedEntries.PAGE;
+        // names of one to four UTF-8 bytes a character, so that byte order and UTF-16 order differ
+        String[] stems = {"a", "\u00e9t\u00e9", "\u65e5\u672c", "\ud83d\ude00", "\uffee", "z"};
+        for (int count : new int[] {page - 1, page, 2 * page + 1}) {
+            String dir = "/pages-" + count;
+            fs.mkdir(ROOT, dir, 0755);
+            java.util.Map<String, Integer> types = new java.util.HashMap<>();
+            for (int i = 0; i < count; i++) {
+                String name = stems[i % stems.length] + "-" + i;
+                if (i % 97 == 0) {
+                    fs.mkdir(ROOT, dir + "/" + name, 0755);
+                    types.put(name, Mode.S_IFDIR);
+                } else if (i % 89 == 0) {
+                    fs.symlink(ROOT, "target", dir + "/" + name);
+                    types.put(name, Mode.S_IFLNK);
+                } else {
+                    fs.mknod(ROOT, dir + "/" + name, Mode.S_IFREG | 0644, 0);
+                    types.put(name, Mode.S_IFREG);
+                }
+            }
+            List<DirEntry> entries = fs.readdir(ROOT, dir, 0);
+            List<DirEntry> named = entries.subList(2, entries.size());
+            assertThat(named).as("%d entries", count).hasSize(count);
+            List<String> expectedOrder = types.keySet().stream()
+                    .sorted((x, y) -> java.util.Arrays.compareUnsigned(bytes(x), bytes(y))).toList();
+            assertThat(named).extracting(DirEntry::name).containsExactlyElementsOf(expectedOrder);
+            for (DirEntry e : named) {
+                assertThat(Mode.type(e.mode())).as("type of %s", e.name()).isEqualTo(types.get(e.name()));
+                if (e.name().endsWith("0")) {
+                    assertThat(e.ino()).as("inode of %s", e.name()).isEqualTo(stat(dir + "/" + e.name()).ino());
+                }
+            }
+        }
+    }
+
+    @Test
     void aDirectoryOfOneHundredThousandEntriesListsEveryName() {
         fs.mkdir(ROOT, "/big", 0755);
         int count = 100_000;

@@ -1,0 +1,28 @@
+/*
+ * The daemon's SQLite extension, loaded once into the SQLite driver's library
+ * before the first database opens. Loading it
+ * - makes the coalescing VFS the process's default (coalescing_vfs.c), and
+ * - gives the loading connection and every one opened afterwards the
+ *   aggregate function sqliteos_packed_entries (packed_entries.c).
+ * It stays loaded for the life of the process.
+ */
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+
+#include "extension.h"
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_sqliteos_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
+    SQLITE_EXTENSION_INIT2(api);
+    int rc = coalescing_vfs_install(error);
+    if (rc == SQLITE_OK) {
+        rc = packed_entries_register(db, error, api);
+    }
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    rc = sqlite3_auto_extension((void (*)(void)) packed_entries_register);
+    return rc == SQLITE_OK ? SQLITE_OK_LOAD_PERMANENTLY : rc;
+}

@@ -1,0 +1,13 @@
+/* The parts of the daemon's SQLite extension (extension.c), each in a file of its own. */
+#ifndef SQLITEOS_EXTENSION_H
+#define SQLITEOS_EXTENSION_H
+
+#include <sqlite3ext.h>
+
+/* coalescing_vfs.c: makes the coalescing VFS the process's default. */
+int coalescing_vfs_install(char **error);
+
+/* packed_entries.c: adds sqliteos_packed_entries() to one connection (an auto-extension). */
+int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
+
+#endif

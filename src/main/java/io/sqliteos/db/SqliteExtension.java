@@ -1,0 +1,64 @@
+package io.sqliteos.db;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Loads the daemon's SQLite extension (src/main/c/sqlite, built into the jar)
+ * into the driver's library, once, before the first database opens. It stays
+ * for the life of the process and brings:
+ * <ul>
+ * <li>the coalescing VFS, made the default for every connection: SQLite's log
+ * is written a commit's frames in 64 KiB writes instead of two writes a page,
+ * and read back by a checkpoint in 64 KiB pieces instead of a page each;
+ * <li>{@value #PACKED_ENTRIES}, an aggregate on every connection opened
+ * afterwards that packs directory entries into one blob, so that a listing
+ * crosses into Java a page of entries at a time ({@link SqliteStore#listDirectory}).
+ * </ul>
+ * Without the extension SQLite works as before: page-sized log I/O, and
+ * listings row by row.
+ */
+final class SqliteExtension {
+
+    private static final Logger log = LoggerFactory.getLogger(SqliteExtension.class);
+    private static final String RESOURCE = "/native/libsqliteos-sqlite-extension.so";
+    private static final String ENTRY_POINT = "sqlite3_sqliteos_init";
+    /** The name of the aggregate that packs directory entries (packed_entries.c). */
+    static final String PACKED_ENTRIES = "sqliteos_packed_entries";
+
+    private static volatile boolean loaded;
+
+    private SqliteExtension() {}
+
+    /** Loads the extension; call once, after the driver's library and before the first database opens. */
+    static void install() {
+        try {
+            boolean inJar = SqliteNative.withTemporaryCopy(RESOURCE, "sqliteos-sqlite-extension-", file -> {
+                org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
+                config.enableLoadExtension(true);
+                try (Connection c = DriverManager.getConnection("jdbc:sqlite::memory:", config.toProperties());
+                        PreparedStatement load = c.prepareStatement("SELECT load_extension(?, ?)")) {
+                    load.setString(1, file.toString());
+                    load.setString(2, ENTRY_POINT);
+                    load.execute();
+                }
+            });
+            if (inJar) {
+                loaded = true;
+                log.debug("SQLite's log goes through the coalescing VFS; listings are packed in SQLite");
+            } else {
+                log.warn("{} is not in the jar: SQLite writes its log a page at a time", RESOURCE);
+            }
+        } catch (Exception | LinkageError e) {
+            log.warn("cannot load the SQLite extension: SQLite writes its log a page at a time", e);
+        }
+    }
+
+    /** True when connections opened from now on have {@value #PACKED_ENTRIES}. */
+    static boolean packsEntries() {
+        return loaded;
+    }
+}
