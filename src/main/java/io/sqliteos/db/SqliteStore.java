@@ -672,6 +672,11 @@ final class SqliteStore implements Store {
             try (ResultSet rs = pageEnd.executeQuery()) {
                 last = rs.next() ? rs.getBytes(1) : null;
             }
+            if (last != null && java.util.Arrays.compareUnsigned(last, after) <= 0) {
+                // only a name stored as a blob, never written so, sorts apart from the text bounds
+                throw new StoreException(StoreException.Kind.CORRUPT,
+                        "directory " + dir + " holds a name that is not text: the listing stops rather than repeat", null);
+            }
             PreparedStatement ps = last == null ? rest : page;
             ps.setLong(1, dir);
             ps.setBytes(2, after);
