@@ -102,6 +102,31 @@ class DurabilityIT {
         }
     }
 
+    @Test
+    void aNameStoredAsABlobIsReportedAndRefusedAndAForcedMountFailsOnlyItsListing() throws Exception {
+        Path db = work.resolve("fs.db");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            fs.sh("mkdir d && cd d && seq 1 1100 | sed 's/^/f/' | xargs touch && echo kept > ../other").ok();
+        }
+        // more names than one page of a listing, some of them blobs: written by hand, never by the daemon
+        MountedFs.exec("sqlite3", db.toString(), "UPDATE dirent SET name = CAST(name AS BLOB) WHERE name GLOB 'f1*'").ok();
+
+        MountedFs.Result found = MountedFs.cli("fsck", db.toString());
+        assertThat(found.exitCode()).isEqualTo(1);
+        assertThat(found.stdout()).contains("is stored as blob, not text");
+        assertThatThrownBy(() -> MountedFs.start("--db", db.toString()))
+                .hasMessageContaining("refusing to mount").hasMessageContaining("not text");
+
+        try (MountedFs fs = MountedFs.start("--db", db.toString(), "--force")) {
+            MountedFs.Result listing = fs.sh("ls d");
+            assertThat(listing.exitCode()).isNotZero();
+            assertThat(listing.stderr()).contains("Input/output error");
+            assertThat(fs.log()).contains("holds a name that is not text");
+            assertThat(fs.sh("cat other").ok().stdout()).isEqualTo("kept\n");
+            assertThat(fs.sh("ls").ok().stdout()).contains("d").contains("other");
+        }
+    }
+
     /** The bytes of file {@code name} as the blocks in database {@code db} hold them. */
     static byte[] storedBytes(Path db, String name) throws Exception {
         try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:file:" + db + "?mode=ro");

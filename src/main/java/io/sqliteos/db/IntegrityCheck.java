@@ -73,6 +73,9 @@ public final class IntegrityCheck {
         rows(out, "dirent", true, "SELECT 'entry ' || quote(d.name) || ' in directory ' || d.parent || ' records type ' || d.type"
                 + " || ' but inode ' || d.ino || ' has type ' || (i.mode & " + S_IFMT + ")"
                 + " FROM dirent d JOIN inode i ON i.ino = d.ino WHERE d.type != (i.mode & " + S_IFMT + ")");
+        // the daemon writes names as text; a listing cannot page past a name stored otherwise
+        rows(out, "dirent", false, "SELECT 'entry ' || quote(name) || ' in directory ' || parent || ' is stored as '"
+                + " || typeof(name) || ', not text' FROM dirent WHERE typeof(name) != 'text'");
         rows(out, "extent", true, "SELECT 'extent ' || e.key || ' belongs to missing inode ' || e.ino"
                 + " FROM extent e LEFT JOIN inode i ON i.ino = e.ino WHERE i.ino IS NULL");
         rows(out, "extent", true, "SELECT 'extent ' || key || ' of inode ' || ino || ' at offset ' || offset"
