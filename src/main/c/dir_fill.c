@@ -7,18 +7,16 @@
  * packs many entries into one buffer and calls sqliteos_fill_dir, which calls
  * the filler for each of them here.
  *
- * A packed entry: the inode number (8 bytes), the mode (4 bytes), the name's
- * length in bytes (4 bytes), the name and a NUL; native byte order, no
- * alignment.
+ * The packed layout is packed_entry.h's.
  */
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
-typedef int (*fill_dir_fn)(void *buf, const char *name, const struct stat *st, off_t off);
+#include "packed_entry.h"
 
-enum { ENTRY_HEADER = 16 };
+typedef int (*fill_dir_fn)(void *buf, const char *name, const struct stat *st, off_t off);
 
 /*
  * Passes each packed entry of [packed, packed + length) to the filler, with
@@ -31,22 +29,22 @@ long sqliteos_fill_dir(fill_dir_fn filler, void *buf, const unsigned char *packe
     memset(&st, 0, sizeof st);
     long taken = 0;
     long at = 0;
-    while (at + ENTRY_HEADER < length) {
+    while (at + PACKED_HEADER < length) {
         uint64_t ino;
         uint32_t mode, name_length;
-        memcpy(&ino, packed + at, sizeof ino);
-        memcpy(&mode, packed + at + 8, sizeof mode);
-        memcpy(&name_length, packed + at + 12, sizeof name_length);
-        if (at + ENTRY_HEADER + (long) name_length >= length) {
+        memcpy(&ino, packed + at + PACKED_INO, sizeof ino);
+        memcpy(&mode, packed + at + PACKED_MODE, sizeof mode);
+        memcpy(&name_length, packed + at + PACKED_NAME_LENGTH, sizeof name_length);
+        if (at + PACKED_HEADER + (long) name_length >= length) {
             break; /* a torn entry: never packed so, but stop rather than read past the end */
         }
         st.st_ino = ino;
         st.st_mode = mode;
-        if (filler(buf, (const char *) packed + at + ENTRY_HEADER, &st, 0) != 0) {
+        if (filler(buf, (const char *) packed + at + PACKED_HEADER, &st, 0) != 0) {
             break;
         }
         taken++;
-        at += ENTRY_HEADER + name_length + 1;
+        at += PACKED_HEADER + name_length + 1;
     }
     return taken;
 }

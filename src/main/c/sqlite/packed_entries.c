@@ -4,12 +4,11 @@
  *
  * Listing a directory row by row from Java costs a step, a number and a name
  * through JDBC for every entry: three native calls, each allocating or copying,
- * and about half of the daemon's time for a large listing. Packed here, a page
+ * and about a third of the daemon's time for a large listing. Packed here, a page
  * of entries crosses into Java as one blob.
  *
- * An entry: the inode number (8 bytes), the mode's type bits (4 bytes), the
- * name's length in bytes (4 bytes), the name and a NUL; native byte order, no
- * alignment. Entries follow each other in the order the rows come. With no rows
+ * The layout is packed_entry.h's; entries follow each other in the order the
+ * rows come. With no rows
  * the result is an empty blob. A name that is NULL or holds a NUL byte is an
  * error, as is a result longer than the connection's length limit.
  */
@@ -19,9 +18,8 @@ SQLITE_EXTENSION_INIT3
 #include <stdint.h>
 #include <string.h>
 
+#include "../packed_entry.h"
 #include "extension.h"
-
-enum { ENTRY_HEADER = 16 };
 
 struct packing {
     unsigned char *bytes;  /* from sqlite3_realloc64; handed to the result at the end */
@@ -51,7 +49,7 @@ static void pack_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_result_error(ctx, "sqliteos_packed_entries: a name holds a NUL byte", -1);
         return;
     }
-    sqlite3_int64 need = p->length + ENTRY_HEADER + name_length + 1;
+    sqlite3_int64 need = p->length + PACKED_HEADER + name_length + 1;
     if (need > p->capacity) {
         sqlite3_int64 limit = sqlite3_limit(sqlite3_context_db_handle(ctx), SQLITE_LIMIT_LENGTH, -1);
         if (need > limit) {
@@ -77,13 +75,13 @@ static void pack_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     uint32_t mode = (uint32_t) sqlite3_value_int64(argv[2]);
     uint32_t length = (uint32_t) name_length;
     unsigned char *at = p->bytes + p->length;
-    memcpy(at, &ino, sizeof ino);
-    memcpy(at + 8, &mode, sizeof mode);
-    memcpy(at + 12, &length, sizeof length);
+    memcpy(at + PACKED_INO, &ino, sizeof ino);
+    memcpy(at + PACKED_MODE, &mode, sizeof mode);
+    memcpy(at + PACKED_NAME_LENGTH, &length, sizeof length);
     if (name_length > 0) {
-        memcpy(at + ENTRY_HEADER, name, (size_t) name_length);
+        memcpy(at + PACKED_HEADER, name, (size_t) name_length);
     }
-    at[ENTRY_HEADER + name_length] = 0;
+    at[PACKED_HEADER + name_length] = 0;
     p->length = need;
 }
 
