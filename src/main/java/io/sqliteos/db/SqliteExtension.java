@@ -50,10 +50,10 @@ final class SqliteExtension {
                 loaded = true;
                 log.debug("SQLite's log goes through the coalescing VFS; listings are packed in SQLite");
             } else {
-                log.warn("{} is not in the jar: SQLite writes its log a page at a time", RESOURCE);
+                log.warn("{} is not in the jar: SQLite writes its log a page at a time, and listings go row by row", RESOURCE);
             }
         } catch (Exception | LinkageError e) {
-            log.warn("cannot load the SQLite extension: SQLite writes its log a page at a time", e);
+            log.warn("cannot load the SQLite extension: SQLite writes its log a page at a time, and listings go row by row", e);
         }
     }
 
