@@ -113,6 +113,49 @@ class LargeDirectoryIT {
         assertThat(fs.sh("ls -f scripts | wc -l").ok().stdout().trim()).isEqualTo(String.valueOf(count + 2));
     }
 
+    /**
+     * libfuse keeps a node per name the kernel knows, on pages the daemon
+     * keeps and hands out again once their nodes are freed (node_pages.c).
+     * Thirty thousand names forgotten at once free more pages than are kept,
+     * and looking them all up again reuses every kept page and maps new ones:
+     * each name must still lead to its own file.
+     */
+    @Test
+    void namesTheKernelForgotLeadToTheirOwnFilesWhenLookedUpAgain() throws Exception {
+        String script = """
+                import os
+                d, n = 'forgotten', 30000
+                os.mkdir(d)
+                for i in range(n):
+                    fd = os.open(f'{d}/f{i}', os.O_CREAT | os.O_WRONLY, 0o644)
+                    os.write(fd, b'%d' % i)
+                    os.close(fd)
+                inos = [os.stat(f'{d}/f{i}').st_ino for i in range(n)]
+                assert len(set(inos)) == n, 'inode numbers are not distinct'
+                def path(i, renamed):
+                    return f'{d}/g{i}' if renamed and i % 2 == 0 else f'{d}/f{i}'
+                def forget():  # the kernel drops its names: libfuse frees their nodes
+                    with open('/proc/sys/vm/drop_caches', 'w') as f:
+                        f.write('2')
+                wrong = []
+                for renamed in (False, True):
+                    forget()
+                    for i in range(n):
+                        with open(path(i, renamed), 'rb') as f:
+                            if os.fstat(f.fileno()).st_ino != inos[i] or f.read() != b'%d' % i:
+                                wrong.append(path(i, renamed))
+                    if not renamed:
+                        for i in range(0, n, 2):
+                            os.rename(path(i, False), path(i, True))
+                for i in range(n):
+                    os.unlink(path(i, True))
+                print(len(wrong), wrong[:5], len(os.listdir(d)))
+                """;
+        Files.writeString(fs.path("forget.py"), script);
+        assertThat(fs.sh("python3 forget.py && rmdir forgotten && rm forget.py").ok().stdout())
+                .as("files whose name led elsewhere, and names left").isEqualTo("0 [] 0\n");
+    }
+
     private static String name(int i) {
         return String.format("entry-%06d", i);
     }

@@ -54,10 +54,15 @@ public final class FuseMount {
         CompletableFuture<SqliteosFuse> adapter = new CompletableFuture<>();
         Thread t = new Thread(() -> {
             try {
-                if (LibfuseShim.load()) { // before the adapter's constructor loads libfuse
+                boolean shim = LibfuseShim.load(); // before the adapter's constructor loads libfuse
+                if (shim) {
                     timeouts.cacheAttributesToo();
                 }
-                adapter.complete(new SqliteosFuse(timeouts));
+                SqliteosFuse fuse = new SqliteosFuse(timeouts);
+                if (shim) {
+                    LibfuseShim.keepNodePages();
+                }
+                adapter.complete(fuse);
             } catch (Throwable e) {
                 adapter.completeExceptionally(e);
             }

@@ -38,6 +38,7 @@ final class LibfuseShim {
     private static final String FILL_DIR_SYMBOL = "sqliteos_fill_dir";
     private static final String DISCARD_SYMBOL = "sqliteos_discard_dir_entry";
     private static final String REHEARSAL_PREFIX = "sqliteos_rehearsal_";
+    private static final String NODE_PAGES_SYMBOL = "sqliteos_keep_node_pages";
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext FILL_DIR_CALL =
             new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
@@ -45,6 +46,7 @@ final class LibfuseShim {
     private static final CallContext INT_OF_POINTER_AND_INT = new CallContext(Type.SINT32, Type.POINTER, Type.SINT32);
     private static final CallContext INT_OF_POINTER = new CallContext(Type.SINT32, Type.POINTER);
     private static final CallContext VOID_OF_POINTER = new CallContext(Type.VOID, Type.POINTER);
+    private static final CallContext INT_OF_NOTHING = new CallContext(Type.SINT32);
     /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
     private static final long ENOSYS = 38;
 
@@ -53,6 +55,7 @@ final class LibfuseShim {
     private static volatile long fillDir; // the same
     private static volatile long discardingFiller; // the same
     private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
+    private static volatile long keepNodePages; // the same
 
     private LibfuseShim() {}
 
@@ -125,6 +128,19 @@ final class LibfuseShim {
         Invoker.getInstance().invokeN1(VOID_OF_POINTER, rehearsalEnd, rehearsal);
     }
 
+    /**
+     * Once libfuse is loaded: makes it keep the pages of its freed nodes for
+     * new ones instead of unmapping them (node_pages.c). Each unmap costs an
+     * interrupt of every processor the daemon runs on. Logs when it cannot.
+     */
+    static void keepNodePages() {
+        long fn = keepNodePages;
+        int pointed = fn == 0 ? 0 : (int) Invoker.getInstance().invokeI0(INT_OF_NOTHING, fn);
+        if (pointed < 2) {
+            log.warn("libfuse's node pages are unmapped as its nodes are freed ({} of its 2 calls redirected)", pointed);
+        }
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -147,6 +163,7 @@ final class LibfuseShim {
                 rehearsalRound = lib.getSymbolAddress(REHEARSAL_PREFIX + "round");
                 rehearsalListing = lib.getSymbolAddress(REHEARSAL_PREFIX + "listing");
                 rehearsalEnd = lib.getSymbolAddress(REHEARSAL_PREFIX + "end");
+                keepNodePages = lib.getSymbolAddress(NODE_PAGES_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name
