@@ -2,11 +2,17 @@ package io.sqliteos.db;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 /**
  * Commits the writer's open batch of plain writes once it is due, on a thread
- * of its own, so that a batch never outlives its time limit when no further
- * write comes to close it.
+ * of its own, so that a batch never outlives its time limit by much when no
+ * further request comes to close it.
+ *
+ * <p>While requests keep coming, the request that finds the batch due commits
+ * it (see {@code Database}); this thread looks only half a period after the
+ * due time, and leaves the batch to a request that holds the write lock
+ * rather than make it wait.
  *
  * <p>While batches keep opening it wakes on its own when the next one is due,
  * so a writer opening a batch need not wake it (a system call on the path of
@@ -18,7 +24,8 @@ final class BatchCommitter extends BackgroundLoop {
     /** Idle this long, it sleeps until woken. */
     private static final long DOZE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
-    private final Runnable commitIfDue;
+    /** Commits the batch if due; false if a request held the write lock, which then commits it. */
+    private final BooleanSupplier commitIfDue;
     private final long periodNanos;
     /** When the open batch is due ({@link System#nanoTime}); 0 while none is open. */
     private volatile long dueNanos;
@@ -26,7 +33,7 @@ final class BatchCommitter extends BackgroundLoop {
     private volatile boolean asleep;
     private long idleSince = System.nanoTime();
 
-    BatchCommitter(Runnable commitIfDue, long periodNanos) {
+    BatchCommitter(BooleanSupplier commitIfDue, long periodNanos) {
         super("sqliteos-batch-commit");
         this.commitIfDue = commitIfDue;
         this.periodNanos = periodNanos;
@@ -63,11 +70,16 @@ final class BatchCommitter extends BackgroundLoop {
             idleSince = System.nanoTime();
             return;
         }
-        if (due - now > 0) {
-            LockSupport.parkNanos(this, due - now);
+        long late = due + periodNanos / 2; // a request arriving until then commits the batch itself
+        if (late - now > 0) {
+            LockSupport.parkNanos(this, late - now);
             return;
         }
-        commitIfDue.run();
+        if (!commitIfDue.getAsBoolean()) {
+            // a request holds the lock and will commit the batch if still due: look again later
+            LockSupport.parkNanos(this, periodNanos / 4);
+            return;
+        }
         idleSince = System.nanoTime();
     }
 }

@@ -336,6 +336,7 @@ public final class Database implements AutoCloseable {
         if (batchOpen) {
             lockWriter();
             try {
+                commitBatchIfDueHoldingLock();
                 if (batchOpen) {
                     // only the writer sees the batch's steps
                     return work.apply(writer);
@@ -653,6 +654,8 @@ public final class Database implements AutoCloseable {
         writer.endStep();
         if (++batchSteps >= BATCH_MAX_STEPS) {
             commitBatch();
+        } else {
+            commitBatchIfDueHoldingLock();
         }
         return result;
     }
@@ -699,17 +702,34 @@ public final class Database implements AutoCloseable {
         batchCommitter.closed();
     }
 
-    private void commitBatchIfDue() {
-        writeLock.lock();
+    /**
+     * A request that holds the write lock commits a due batch itself: while
+     * requests keep coming they commit the batches, and no request waits for
+     * the lock behind the committer's thread (a sleep and a wake-up, dear on a
+     * virtual machine).
+     */
+    private void commitBatchIfDueHoldingLock() {
+        if (batchOpen && System.nanoTime() - batchDueNanos >= 0) {
+            commitBatch();
+        }
+    }
+
+    /**
+     * The committer's round: commits a due batch unless a request holds the
+     * write lock (that request commits it); false if so, to look again shortly.
+     */
+    private boolean commitBatchIfDue() {
+        if (!writeLock.tryLock()) {
+            return false;
+        }
         try {
-            if (batchOpen && System.nanoTime() - batchDueNanos >= 0) {
-                commitBatch();
-            }
+            commitBatchIfDueHoldingLock();
         } catch (RuntimeException e) {
             log.error("committing a batch of writes: {}", e.getMessage(), e);
         } finally {
             writeLock.unlock();
         }
+        return true;
     }
 
     /** One write transaction on the writer; the caller holds the write lock. */

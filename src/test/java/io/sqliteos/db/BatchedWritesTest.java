@@ -86,6 +86,30 @@ class BatchedWritesTest {
     }
 
     @Test
+    void aWriteThatFindsItsBatchDueCommitsItWithItself() throws Exception {
+        // the committer's thread would look only half a period after the batch is due
+        try (Database db = Database.openEphemeral(5_000, TimeUnit.SECONDS.toNanos(1))) {
+            db.write(s -> insert(s, 1));
+            assertThat(sizes(db.file())).as("in the open batch").isEmpty();
+            Thread.sleep(1_100);
+            db.write(s -> insert(s, 2));
+            assertThat(sizes(db.file())).as("committed by the second write, with it").containsExactly(1L, 2L);
+        }
+    }
+
+    @Test
+    void anIdleBatchCommitsOnItsOwn() throws Exception {
+        try (Database db = Database.openEphemeral(5_000, TimeUnit.MILLISECONDS.toNanos(100))) {
+            db.write(s -> insert(s, 3));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (sizes(db.file()).isEmpty() && System.nanoTime() - deadline < 0) {
+                Thread.sleep(10);
+            }
+            assertThat(sizes(db.file())).as("committed with no further request").containsExactly(3L);
+        }
+    }
+
+    @Test
     void aTransactionBeginsWithEveryWriteThatReturned() {
         long ino = newInode(7);
         try (Store tx = database.openStore()) {
