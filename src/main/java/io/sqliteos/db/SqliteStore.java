@@ -654,10 +654,14 @@ final class SqliteStore implements Store {
      * instead of three per entry. A page is the names after the last one of the
      * page before, up to the {@link PackedEntries#PAGE}th, which a walk of the
      * index finds first: packed from a subquery with a LIMIT, every name would
-     * be copied once more, and the listing took twice as long. All pages run in
+     * be copied once more, and the listing took twice as long (a single page
+     * is packed that way: see {@link #listWithinOnePage}). All pages run in
      * the caller's read, so they see one snapshot.
      */
     private void listPacked(long dir, EntrySink sink) throws SQLException {
+        if (listWithinOnePage(dir, sink)) {
+            return;
+        }
         PreparedStatement pageEnd = sql("SELECT name FROM dirent WHERE parent = ? AND name > CAST(? AS TEXT)"
                 + " ORDER BY name LIMIT 1 OFFSET " + (PackedEntries.PAGE - 1));
         PreparedStatement page = sql("SELECT " + SqliteExtension.PACKED_ENTRIES + "(name, ino, type) FROM dirent"
@@ -693,6 +697,28 @@ final class SqliteStore implements Store {
                 return;
             }
             after = last;
+        }
+    }
+
+    /**
+     * Lists a directory of at most a page of entries in one statement (most
+     * directories are): it packs up to one entry more than a page, and that
+     * entry tells a larger directory, which is then listed page by page from
+     * its start, and nothing is passed on. False for a larger directory.
+     */
+    private boolean listWithinOnePage(long dir, EntrySink sink) throws SQLException {
+        PreparedStatement ps = sql("SELECT " + SqliteExtension.PACKED_ENTRIES + "(name, ino, type), count(*) FROM"
+                + " (SELECT name, ino, type FROM dirent WHERE parent = ? ORDER BY name LIMIT " + (PackedEntries.PAGE + 1) + ")");
+        ps.setLong(1, dir);
+        try (ResultSet rs = ps.executeQuery()) {
+            if (!rs.next() || rs.getInt(2) > PackedEntries.PAGE) {
+                return false;
+            }
+            byte[] packed = rs.getBytes(1);
+            if (packed != null && packed.length > 0) {
+                sink.acceptPacked(packed);
+            }
+            return true;
         }
     }
 

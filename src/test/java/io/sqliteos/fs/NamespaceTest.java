@@ -108,7 +108,7 @@ class NamespaceTest extends FsTestBase {
         int page = io.sqliteos.db.PackedEntries.PAGE;
         // names of one to four UTF-8 bytes a character, so that byte order and UTF-16 order differ
         String[] stems = {"a", "\u00e9t\u00e9", "\u65e5\u672c", "\ud83d\ude00", "\uffee", "z"};
-        for (int count : new int[] {page - 1, page, 2 * page + 1}) {
+        for (int count : new int[] {page - 1, page, page + 1, 2 * page + 1}) {
             String dir = "/pages-" + count;
             fs.mkdir(ROOT, dir, 0755);
             java.util.Map<String, Integer> types = new java.util.HashMap<>();
