@@ -14,8 +14,8 @@ import java.util.function.BooleanSupplier;
  * due time, and leaves the batch to a request that holds the write lock
  * rather than make it wait.
  *
- * <p>While batches keep opening it wakes on its own when the next one is due,
- * so a writer opening a batch need not wake it (a system call on the path of
+ * <p>While batches keep opening it wakes on its own for the next one, so a
+ * writer opening a batch need not wake it (a system call on the path of
  * the request): only once it has found no batch for a while does it sleep
  * until {@link #opened} wakes it.
  */

@@ -233,9 +233,9 @@ public final class Database implements AutoCloseable {
             // of the speed 2 MiB gives.
             st.execute("PRAGMA cache_size = -" + (CACHE_BYTES >> 10));
             // A write undone alone if it fails is a savepoint, whose journal of the
-            // pages it changes SQLite keeps in memory in 64 KiB pieces up to 64 KiB,
-            // when temporary files may be files; with temp_store = MEMORY it keeps
-            // them in 1 KiB pieces, a few dozen allocations per write (create and
+            // pages it changes SQLite keeps in one 64 KiB allocation (up to that
+            // size) when temporary files may be files; with temp_store = MEMORY it
+            // keeps it in 1 KiB pieces, a few dozen allocations per write (create and
             // unlink in the fs layer took a fifth longer). Larger journals and sorts
             // go to files in RAM (see sendTemporaryFilesToRam).
             st.execute("PRAGMA temp_store = FILE");
