@@ -14,8 +14,9 @@ import org.slf4j.LoggerFactory;
  * Copies committed pages from the write-ahead log into the database file on a
  * thread of its own, shortly after writes, so that a committing writer does not
  * pay for it. It uses passive checkpoints, which never wait for and never block
- * readers or writers. Connections keep a large automatic checkpoint threshold as
- * a backstop that bounds the log when this thread falls behind.
+ * readers or writers. Connections keep an automatic checkpoint threshold as a
+ * backstop that bounds the log when this thread falls behind (a stream of large
+ * writes: see Database).
  *
  * <p>Once the commits pause, it empties the log and then runs the work that
  * needs an empty log ({@link AfterLogEmptied}: giving free pages back).
