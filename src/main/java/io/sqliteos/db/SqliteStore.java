@@ -658,7 +658,7 @@ final class SqliteStore implements Store {
      * is packed that way: see {@link #listWithinOnePage}). All pages run in
      * the caller's read, so they see one snapshot.
      */
-    private void listPacked(long dir, EntrySink sink) throws SQLException {
+    void listPacked(long dir, EntrySink sink) throws SQLException {
         if (listWithinOnePage(dir, sink)) {
             return;
         }
@@ -722,7 +722,8 @@ final class SqliteStore implements Store {
         }
     }
 
-    private void listRowByRow(long dir, EntrySink sink) throws SQLException {
+    /** The listing without the extension (see {@link SqliteExtension}). */
+    void listRowByRow(long dir, EntrySink sink) throws SQLException {
         // ino and type in one column: one native call fewer for each of many rows
         // (SQLite gives <<, >> and | one precedence, hence the parentheses)
         PreparedStatement ps = sql("SELECT name, (ino << 4) | (type >> 12) FROM dirent WHERE parent = ? ORDER BY name");
