@@ -48,9 +48,10 @@ public final class Database implements AutoCloseable {
      * 8 KiB pages. A stream of large writes outruns the checkpointer thread,
      * which never catches up between two commits, so the log would grow to this
      * bound before it could start over. A writer that copies the log right
-     * after its commit, with no other commit possible meanwhile, lets its next
-     * transaction write from the start of the log again: the log stays a few
-     * megabytes whose pages are already allocated and warm in the CPU caches.
+     * after its commit, while the write lock keeps other requests from
+     * committing, lets its next transaction write from the start of the log
+     * again: the log stays a few megabytes whose pages are already allocated
+     * and warm in the CPU caches.
      * 128 MiB cost about a sixth more daemon CPU per GiB written.
      */
     private static final int BACKSTOP_CHECKPOINT_PAGES = 1024;
