@@ -103,7 +103,7 @@ class DurabilityIT {
     }
 
     @Test
-    void aNameStoredAsABlobIsReportedAndRefusedAndAForcedMountFailsOnlyItsListing() throws Exception {
+    void aNameStoredAsABlobIsReportedRefusedAndRepairedAndAForcedMountFailsOnlyItsListing() throws Exception {
         Path db = work.resolve("fs.db");
         try (MountedFs fs = MountedFs.start("--db", db.toString())) {
             fs.sh("mkdir d && cd d && seq 1 1100 | sed 's/^/f/' | xargs touch && echo kept > ../other").ok();
@@ -124,6 +124,14 @@ class DurabilityIT {
             assertThat(fs.log()).contains("holds a name that is not text");
             assertThat(fs.sh("cat other").ok().stdout()).isEqualTo("kept\n");
             assertThat(fs.sh("ls").ok().stdout()).contains("d").contains("other");
+        }
+
+        MountedFs.Result repaired = MountedFs.cli("fsck", "--repair", db.toString());
+        assertThat(repaired.exitCode()).as(repaired.stdout()).isZero();
+        assertThat(repaired.stdout()).contains("repaired: stored 212 names held as blobs as text").contains("now clean");
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            assertThat(fs.sh("ls d | wc -l").ok().stdout().trim()).isEqualTo("1100");
+            assertThat(fs.sh("ls d/f1 d/f1100 && echo found").ok().stdout()).endsWith("found\n");
         }
     }
 

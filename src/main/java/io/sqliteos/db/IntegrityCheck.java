@@ -74,7 +74,7 @@ public final class IntegrityCheck {
                 + " || ' but inode ' || d.ino || ' has type ' || (i.mode & " + S_IFMT + ")"
                 + " FROM dirent d JOIN inode i ON i.ino = d.ino WHERE d.type != (i.mode & " + S_IFMT + ")");
         // the daemon writes names as text; a listing cannot page past a name stored otherwise
-        rows(out, "dirent", false, "SELECT 'entry ' || quote(name) || ' in directory ' || parent || ' is stored as '"
+        rows(out, "dirent", true, "SELECT 'entry ' || quote(name) || ' in directory ' || parent || ' is stored as '"
                 + " || typeof(name) || ', not text' FROM dirent WHERE typeof(name) != 'text'");
         rows(out, "extent", true, "SELECT 'extent ' || e.key || ' belongs to missing inode ' || e.ino"
                 + " FROM extent e LEFT JOIN inode i ON i.ino = e.ino WHERE i.ino IS NULL");
@@ -154,8 +154,9 @@ public final class IntegrityCheck {
 
     /**
      * Mends what can be mended, in one transaction, and returns what it did:
-     * dangling rows are dropped, disconnected inodes are moved into
-     * /lost+found, and link counts and byte counters are recomputed.
+     * dangling rows are dropped, names stored as blobs become text (or, when
+     * their bytes are no name, {@code #INODE}), disconnected inodes are moved
+     * into /lost+found, and link counts and byte counters are recomputed.
      */
     public List<String> repair() throws SQLException {
         List<String> done = new ArrayList<>();
@@ -174,6 +175,7 @@ public final class IntegrityCheck {
                     "DELETE FROM extent WHERE (key >> 32) != ino OR (key & 4294967295) * " + blockSize + " != offset"
                             + " OR length(data) > " + blockSize));
             done.addAll(update("dropped %d attributes of missing inodes", "DELETE FROM xattr WHERE ino NOT IN (SELECT ino FROM inode)"));
+            done.addAll(storeNamesAsText());
             Set<Long> lost = disconnected();
             if (!lost.isEmpty()) {
                 long lostFound = lostAndFound();
@@ -223,6 +225,85 @@ public final class IntegrityCheck {
             c.setAutoCommit(auto);
         }
         return done;
+    }
+
+    /**
+     * Stores each name held as a blob as text: its own bytes when they are a
+     * name the daemon could have written (UTF-8, 1 to 255 bytes, no '/' or NUL,
+     * not "." or "..") that no other entry of its directory has; otherwise
+     * {@code #INODE} (with a number after it if that is taken too).
+     */
+    private List<String> storeNamesAsText() throws SQLException {
+        record Stored(long parent, byte[] name, long ino) {}
+        List<Stored> blobs = new ArrayList<>();
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT parent, name, ino FROM dirent WHERE typeof(name) != 'text'")) {
+            while (rs.next()) {
+                blobs.add(new Stored(rs.getLong(1), rs.getBytes(2), rs.getLong(3)));
+            }
+        }
+        List<String> done = new ArrayList<>();
+        int asTheyWere = 0;
+        try (PreparedStatement rename = c.prepareStatement("UPDATE dirent SET name = ? WHERE parent = ? AND name = ?")) {
+            for (Stored b : blobs) {
+                String name = asName(b.name());
+                if (name == null || hasEntry(b.parent(), name)) {
+                    name = freeName(b.parent(), "#" + b.ino());
+                    done.add("renamed entry X'" + java.util.HexFormat.of().formatHex(b.name()) + "' in directory "
+                            + b.parent() + " to '" + name + "': its bytes are not a name, or another entry has it");
+                } else {
+                    asTheyWere++;
+                }
+                rename.setString(1, name);
+                rename.setLong(2, b.parent());
+                rename.setBytes(3, b.name());
+                rename.executeUpdate();
+            }
+        }
+        if (asTheyWere > 0) {
+            done.add(0, "stored " + asTheyWere + " names held as blobs as text");
+        }
+        return done;
+    }
+
+    /** The name these bytes spell, or null if the daemon could not have written them as one. */
+    private static String asName(byte[] bytes) {
+        if (bytes.length == 0 || bytes.length > 255) {
+            return null;
+        }
+        for (byte b : bytes) {
+            if (b == '/' || b == 0) {
+                return null;
+            }
+        }
+        try {
+            String name = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+            return name.equals(".") || name.equals("..") ? null : name;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return null;
+        }
+    }
+
+    private boolean hasEntry(long parent, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM dirent WHERE parent = ? AND name = ?")) {
+            ps.setLong(1, parent);
+            ps.setString(2, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    /** {@code base}, or {@code base.N} for the first N that {@code parent} has no entry of. */
+    private String freeName(long parent, String base) throws SQLException {
+        String name = base;
+        for (int n = 1; hasEntry(parent, name); n++) {
+            name = base + "." + n;
+        }
+        return name;
     }
 
     private boolean isTopOfLostSubtree(long ino, Set<Long> lost) throws SQLException {
