@@ -358,6 +358,9 @@ public final class Database implements AutoCloseable {
      * while a connection uses it, hence once, with the first connection.
      */
     private static void sendTemporaryFilesToRam(Statement st) throws SQLException {
+        if (temporaryFilesPlaced.get()) {
+            return; // every connection after the first, a transaction's own too: no file-system checks
+        }
         Path ram = Path.of("/dev/shm");
         if (Files.isDirectory(ram) && Files.isWritable(ram) && temporaryFilesPlaced.compareAndSet(false, true)) {
             st.execute("PRAGMA temp_store_directory = '" + ram + "'");
