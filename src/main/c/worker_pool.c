@@ -36,6 +36,11 @@
  * bursts of parallel requests (git status stats files from many threads) it
  * took 45% of the daemon's CPU, and even one client's requests paid it.
  *
+ * Where the kernel offers FUSE over io_uring, the workers of
+ * uring_transport.c serve the requests once the INIT exchange is done; the
+ * workers here then read only what still comes through /dev/fuse (FORGETs and
+ * INTERRUPTs), and block in read without the watch.
+ *
  * libfuse calls this function through its PLT, so the definition here (loaded
  * RTLD_GLOBAL before libfuse) replaces its own.
  */
@@ -54,6 +59,7 @@
 #include <jni.h>
 
 #include "libfuse2.h"
+#include "uring_transport.h"
 
 /* Idle workers kept: more than any client of an ordinary load runs in parallel. */
 #define MAX_IDLE 64
@@ -129,6 +135,8 @@ struct pool {
 };
 
 static void *serve(void *arg);
+static void serve_request(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch);
+static void attach_named(const char *name);
 
 /* Starts one more worker, which listens if nobody does and waits otherwise. Called with the lock held. */
 static int add_worker(struct pool *p) {
@@ -201,6 +209,9 @@ static void free_worker(struct worker *w) {
 uint32_t sqliteos_privilege_flags(uint32_t kernel_flags);
 void sqliteos_amend_setattr(struct fuse_in_header *in);
 static uint32_t kernel_init_flags;
+/* Whether the INIT's answer asks for io_uring (uring_transport.c), and the payload it allows. */
+static int uring_wanted, uring_accepted;
+static size_t uring_payload;
 /* READDIRPLUS, served by readdir_plus.c: the INIT flags that offer it, when it can be served. */
 uint32_t sqliteos_readdirplus_flags(uint32_t kernel_flags, int fd, size_t bufsize);
 int sqliteos_is_readdirplus(const struct fuse_buf *buf);
@@ -241,9 +252,19 @@ static int send_large_init(struct fuse_chan *ch, const struct iovec iov[], size_
     init.minor = LARGE_REQUESTS_MINOR;
     init.flags |= FUSE_MAX_PAGES_FLAG | sqliteos_privilege_flags(kernel_init_flags) | readdirplus_flags;
     init.max_pages = MAX_PAGES;
+    if (uring_wanted) {
+        sqliteos_uring_amend_init(&init.flags, &init.unused[0]); /* unused[0] is flags2 since 7.36 */
+        /* the kernel's largest request or reply: as its ring sizes its buffers */
+        uring_payload = (size_t) MAX_PAGES * 4096;
+        if (init.max_write > uring_payload) {
+            uring_payload = init.max_write;
+        }
+    }
     out.len = sizeof out + sizeof init;
     struct iovec amended[2] = { { &out, sizeof out }, { &init, sizeof init } };
-    return send(kernel, amended, 2);
+    int res = send(kernel, amended, 2);
+    uring_accepted = uring_wanted && res == 0;
+    return res;
 }
 
 /*
@@ -261,10 +282,38 @@ static void serve_init(struct pool *p, struct fuse_buf *buf, struct fuse_chan *c
         struct fuse_chan_ops ops = { receive_nothing, send_large_init, NULL };
         kernel_init_flags = in->flags;
         readdirplus_flags = sqliteos_readdirplus_flags(in->flags, p->fd, p->bufsize);
+        /* flags2 follows flags in the INIT of 7.36 and later */
+        uint32_t flags2 = 0;
+        if (buf->size >= sizeof(struct fuse_in_header) + sizeof *in + sizeof flags2) {
+            memcpy(&flags2, (const char *) in + sizeof *in, sizeof flags2);
+        }
+        uring_wanted = sqliteos_uring_offered(in->flags, flags2);
         init_chan = chan_new(&ops, p->fd, p->bufsize, ch);
     }
     p->process(p->se, buf, init_chan != NULL ? init_chan : ch);
     free(init_chan); /* never part of the session: nothing else refers to it */
+    if (uring_accepted && sqliteos_uring_start(p->se, p->fd, uring_payload, serve_request, attach_named) != 0) {
+        fprintf(stderr, "sqliteos: requests come through /dev/fuse, not io_uring\n");
+    }
+}
+
+static session_process_buf_fn process_buf;
+
+/* Serves a request other than INIT and FORGET, from /dev/fuse or from io_uring. */
+static void serve_request(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch) {
+    if (!(buf->flags & FUSE_BUF_IS_FD)) {
+        sqliteos_amend_setattr(buf->mem);
+    }
+    sqliteos_request_starting(buf);
+    if (readdirplus_flags != 0 && sqliteos_is_readdirplus(buf)) {
+        sqliteos_serve_readdirplus(se, buf, ch, process_buf);
+    } else {
+        if (readdirplus_flags != 0) {
+            sqliteos_noting_lookup(buf);
+        }
+        process_buf(se, buf, ch);
+    }
+    sqliteos_request_finished();
 }
 
 static int is_forget(const struct fuse_buf *buf) {
@@ -306,15 +355,16 @@ static void make_attached_key(void) {
     pthread_key_create(&attached_key, detach);
 }
 
+/* The JVM the workers attach to, or NULL. */
+static JavaVM *workers_jvm;
+
 /* Attaches the calling worker to the JVM until it ends. */
-static void attach(struct worker *w) {
-    JavaVM *vm = w->pool->jvm;
+static void attach_named(const char *name) {
+    JavaVM *vm = workers_jvm;
     if (vm == NULL) {
         return;
     }
-    char name[32];
-    snprintf(name, sizeof name, "sqliteos-fuse-%d", w->number);
-    JavaVMAttachArgs args = { JNI_VERSION_1_6, name, NULL };
+    JavaVMAttachArgs args = { JNI_VERSION_1_6, (char *) name, NULL };
     void *env;
     if ((*vm)->AttachCurrentThreadAsDaemon(vm, &env, &args) == JNI_OK) {
         pthread_once(&attached_key_once, make_attached_key);
@@ -448,7 +498,7 @@ static int serve_requests(struct worker *w) {
         struct fuse_chan *ch = p->ch;
         struct fuse_buf buf = { .size = p->bufsize, .mem = w->buf };
         int res = 0;
-        if (just_served) {
+        if (just_served && !sqliteos_uring_active()) { /* through io_uring, only FORGETs come here */
             await_briefly(p);
         }
         if (!p->exited(p->se)) {
@@ -497,19 +547,7 @@ static int serve_requests(struct worker *w) {
         if (is_init(&buf)) {
             serve_init(p, &buf, ch);
         } else {
-            if (!(buf.flags & FUSE_BUF_IS_FD)) {
-                sqliteos_amend_setattr(buf.mem);
-            }
-            sqliteos_request_starting(&buf);
-            if (readdirplus_flags != 0 && sqliteos_is_readdirplus(&buf)) {
-                sqliteos_serve_readdirplus(p->se, &buf, ch, p->process);
-            } else {
-                if (readdirplus_flags != 0) {
-                    sqliteos_noting_lookup(&buf);
-                }
-                p->process(p->se, &buf, ch);
-            }
-            sqliteos_request_finished();
+            serve_request(p->se, &buf, ch);
         }
 
         pthread_mutex_lock(&p->lock);
@@ -524,7 +562,9 @@ static void *serve(void *arg) {
     struct pool *p = w->pool;
     /* cancellable only while reading (a thread starts cancellable): never while holding the lock */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-    attach(w);
+    char name[32];
+    snprintf(name, sizeof name, "sqliteos-fuse-%d", w->number);
+    attach_named(name);
     if (serve_requests(w) == 0) {
         sem_post(&p->finished);
     }
@@ -546,6 +586,8 @@ int fuse_session_loop_mt(struct fuse_session *se) {
         return real == NULL ? -1 : real(se);
     }
     p.jvm = the_jvm();
+    workers_jvm = p.jvm;
+    process_buf = p.process;
     p.ch = next_chan(se, NULL);
     p.bufsize = bufsize(p.ch);
     if (p.bufsize < REQUEST_BUFFER_BYTES) {
@@ -570,6 +612,7 @@ int fuse_session_loop_mt(struct fuse_session *se) {
             pthread_cancel(w->thread);     /* takes effect only for the listener, in its read */
         }
         pthread_mutex_unlock(&p.lock);
+        sqliteos_uring_stop();
         /* no worker is added or retired once stopping is set: the list is final */
         for (struct worker *w = p.workers; w != NULL;) {
             struct worker *next = w->next;
