@@ -36,7 +36,8 @@ final class Daemon {
      * that JVM building the command line's model again.
      */
     record Settings(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs,
-                    boolean debug, boolean force, Path ipcSocket, Double nameCacheSeconds, double keepFreeSeconds) {
+                    boolean debug, boolean force, Path ipcSocket, Double nameCacheSeconds, double keepFreeSeconds,
+                    boolean ioUring) {
 
         private static final String PREFIX = "sqliteos.daemon.";
 
@@ -49,6 +50,7 @@ final class Daemon {
             p.add("-D" + PREFIX + "debug=" + debug);
             p.add("-D" + PREFIX + "force=" + force);
             p.add("-D" + PREFIX + "keepFree=" + keepFreeSeconds);
+            p.add("-D" + PREFIX + "ioUring=" + ioUring);
             if (dbFile != null) {
                 p.add("-D" + PREFIX + "db=" + dbFile.toAbsolutePath());
             }
@@ -73,7 +75,8 @@ final class Daemon {
                     Boolean.getBoolean(PREFIX + "debug"), Boolean.getBoolean(PREFIX + "force"),
                     socket == null ? null : Path.of(socket),
                     nameCache == null ? null : Double.valueOf(nameCache),
-                    Double.parseDouble(System.getProperty(PREFIX + "keepFree")));
+                    Double.parseDouble(System.getProperty(PREFIX + "keepFree")),
+                    Boolean.getBoolean(PREFIX + "ioUring"));
         }
     }
 
@@ -164,7 +167,7 @@ final class Daemon {
                     database.isEphemeral() ? "in-memory file system" : database.file(), settings.mountPoint(),
                     settings.sizeBytes(), FuseMount.options(settings.fuseOptions()));
             // the warm-up starts once the kernel talks to us, not to compete with the mount for the CPU
-            fuse.mountBlocking(fs, settings.mountPoint(), settings.fuseOptions(), settings.debug(),
+            fuse.mountBlocking(fs, settings.mountPoint(), settings.fuseOptions(), settings.debug(), settings.ioUring(),
                     () -> warmup.set(JitWarmup.startInBackground(fuse::requests)));
             log.info("unmounted {}", settings.mountPoint());
             return 0;

@@ -67,6 +67,12 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--debug", description = "Log every FUSE request (very verbose).")
     boolean debug;
 
+    @Option(names = "--no-io-uring",
+            description = "Take every request through /dev/fuse. By default requests come through io_uring where"
+                    + " the kernel offers it: Linux 6.14 and later, with /sys/module/fuse/parameters/enable_uring"
+                    + " set to Y (scripts/setup sets it).")
+    boolean noIoUring;
+
     @Override
     public Integer call() throws Exception {
         Path dir = mountPoint.toAbsolutePath().normalize();
@@ -88,7 +94,7 @@ final class MountCommand implements Callable<Integer> {
             return 2;
         }
         Daemon.Settings settings = new Daemon.Settings(dir, db, size != null ? size : defaultSize(), fuseOptions,
-                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds);
+                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds, !noIoUring);
         return foreground ? new Daemon(settings).run() : startInBackground(settings);
     }
 

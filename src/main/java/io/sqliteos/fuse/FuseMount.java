@@ -104,12 +104,15 @@ public final class FuseMount {
         /**
          * Mounts {@code fs} and blocks until it is unmounted. {@code onServing}
          * runs once the kernel's first request (FUSE's init) has arrived.
+         * {@code ioUring}: take requests through io_uring if the kernel offers it.
          */
         public void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
-                                  Runnable onServing) {
+                                  boolean ioUring, Runnable onServing) {
             SqliteosFuse fuse = adapter.join();
             fuse.serve(fs, onServing);
+            LibfuseShim.allowIoUring(ioUring);
             Readahead.raiseOnceMounted(mountPoint, connection);
+            KernelTransport.reportOnceMounted(mountPoint, ioUring);
             List<String> args = new ArrayList<>();
             args.add("-o");
             args.add(String.join(",", options(userOptions)));

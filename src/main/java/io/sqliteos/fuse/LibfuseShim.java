@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
  * <li>the reply functions, so that the kernel caches the attributes of
  *     directories and single-link files and of nothing else (attr_cache.c);
  * <li>the multi-threaded loop, whose workers stay for the mount's life instead
- *     of each being attached to the JVM and detached again (worker_pool.c).
+ *     of each being attached to the JVM and detached again (worker_pool.c),
+ *     and which takes FUSE over io_uring where the kernel offers it
+ *     (uring_transport.c).
  * </ul>
  * Without it attributes are never cached and workers come and go, which is
  * slower and just as correct. The same library sends the kernel the one
@@ -39,6 +41,9 @@ final class LibfuseShim {
     private static final String DISCARD_SYMBOL = "sqliteos_discard_dir_entry";
     private static final String REHEARSAL_PREFIX = "sqliteos_rehearsal_";
     private static final String NODE_PAGES_SYMBOL = "sqliteos_keep_node_pages";
+    private static final String URING_ALLOW_SYMBOL = "sqliteos_uring_allow";
+    private static final String URING_ACTIVE_SYMBOL = "sqliteos_uring_active";
+    private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext FILL_DIR_CALL =
             new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
@@ -56,6 +61,7 @@ final class LibfuseShim {
     private static volatile long discardingFiller; // the same
     private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
     private static volatile long keepNodePages; // the same
+    private static volatile long uringAllow, uringActive; // the same
 
     private LibfuseShim() {}
 
@@ -141,6 +147,23 @@ final class LibfuseShim {
         }
     }
 
+    /**
+     * Lets the worker loop take FUSE over io_uring when the kernel offers it
+     * (uring_transport.c), or keeps requests on /dev/fuse. Call before the mount.
+     */
+    static void allowIoUring(boolean allow) {
+        long fn = uringAllow;
+        if (fn != 0) {
+            Invoker.getInstance().invokeN1(VOID_OF_INT, fn, allow ? 1 : 0);
+        }
+    }
+
+    /** Whether requests come through io_uring rather than /dev/fuse. */
+    static boolean servesThroughIoUring() {
+        long fn = uringActive;
+        return fn != 0 && Invoker.getInstance().invokeI0(INT_OF_NOTHING, fn) != 0;
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -164,6 +187,8 @@ final class LibfuseShim {
                 rehearsalListing = lib.getSymbolAddress(REHEARSAL_PREFIX + "listing");
                 rehearsalEnd = lib.getSymbolAddress(REHEARSAL_PREFIX + "end");
                 keepNodePages = lib.getSymbolAddress(NODE_PAGES_SYMBOL);
+                uringAllow = lib.getSymbolAddress(URING_ALLOW_SYMBOL);
+                uringActive = lib.getSymbolAddress(URING_ACTIVE_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name
