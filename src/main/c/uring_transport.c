@@ -96,7 +96,7 @@ struct entry {
 
 struct queue {
     int idle;   /* entries waiting for a request, or about to */
-    int total;
+    int total;  /* entries whose worker has not ended */
 };
 
 struct transport {
@@ -125,10 +125,25 @@ void sqliteos_uring_allow(int allow) {
     allowed = allow;
 }
 
+/*
+ * Whether this process may make the rings it needs: io_uring may be refused
+ * (kernel.io_uring_disabled). Asked before the INIT's answer asks for
+ * io_uring: once it has, the kernel holds every request until each queue has
+ * an entry.
+ */
+static int rings_allowed(void) {
+    struct io_uring probe;
+    if (io_uring_queue_init(1, &probe, IORING_SETUP_SQE128) < 0) {
+        return 0;
+    }
+    io_uring_queue_exit(&probe);
+    return 1;
+}
+
 int sqliteos_uring_offered(uint32_t kernel_flags, uint32_t kernel_flags2) {
     return allowed && (kernel_flags & INIT_EXT_FLAG) && (kernel_flags2 & URING_FLAG2)
             && libfuse_versioned(&chan_new_sym, "fuse_chan_new", "FUSE_2.6") != NULL
-            && libfuse_symbol(&chan_data_sym, "fuse_chan_data") != NULL;
+            && libfuse_symbol(&chan_data_sym, "fuse_chan_data") != NULL && rings_allowed();
 }
 
 void sqliteos_uring_amend_init(uint32_t *flags, uint32_t *flags2) {
@@ -136,8 +151,22 @@ void sqliteos_uring_amend_init(uint32_t *flags, uint32_t *flags2) {
     *flags2 |= URING_FLAG2;
 }
 
+/*
+ * The kernel takes io_uring only once every queue has an entry, and a queue
+ * whose workers have all ended (io_uring refused, say) serves nothing.
+ */
 int sqliteos_uring_active(void) {
-    return __atomic_load_n(&active, __ATOMIC_ACQUIRE) != NULL;
+    struct transport *t = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (t == NULL) {
+        return 0;
+    }
+    int serving = 1;
+    pthread_mutex_lock(&t->lock);
+    for (int q = 0; q < t->queue_count; q++) {
+        serving &= t->queues[q].total > 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return serving;
 }
 
 /*
@@ -231,6 +260,29 @@ static int prepare_cmd(struct io_uring *ring, struct entry *e, uint32_t op, uint
 
 static int add_entry(struct transport *t, int qid);
 
+/*
+ * Makes the kernel give io_uring up for this connection, when a queue could
+ * not get its entries: otherwise it would hold every request, waiting for
+ * them. A registration the kernel refuses (here, for a queue that does not
+ * exist) has it fall back to /dev/fuse.
+ */
+static void give_up(struct transport *t) {
+    struct io_uring ring;
+    if (io_uring_queue_init(1, &ring, IORING_SETUP_SQE128) < 0) {
+        fprintf(stderr, "sqliteos: cannot tell the kernel to give io_uring up: requests may wait\n");
+        return;
+    }
+    struct entry none = { .t = t, .qid = 0xffff };
+    none.iov[0] = (struct iovec) { &none.headers, sizeof none.headers };
+    none.iov[1] = (struct iovec) { NULL, 0 };
+    struct io_uring_cqe *cqe;
+    if (prepare_cmd(&ring, &none, URING_CMD_REGISTER, 0) == 0 && io_uring_submit(&ring) == 1
+            && io_uring_wait_cqe(&ring, &cqe) == 0) {
+        io_uring_cqe_seen(&ring, cqe);
+    }
+    io_uring_queue_exit(&ring);
+}
+
 /* Notes that the entry took a request, and starts another entry if its queue has too few left idle. */
 static void took_request(struct entry *e) {
     struct transport *t = e->t;
@@ -267,7 +319,11 @@ static void *run_entry(void *arg) {
         fprintf(stderr, "sqliteos: io_uring_queue_init: %s\n", strerror(-err));
         pthread_mutex_lock(&t->lock);
         t->queues[e->qid].idle--;
+        int last = --t->queues[e->qid].total == 0;
         pthread_mutex_unlock(&t->lock);
+        if (last) {
+            give_up(t);
+        }
         return NULL;
     }
     struct io_uring_sqe *stop = io_uring_get_sqe(&ring);
@@ -313,6 +369,7 @@ static void *run_entry(void *arg) {
     }
     pthread_mutex_lock(&t->lock);
     t->queues[e->qid].idle--;
+    t->queues[e->qid].total--;
     pthread_mutex_unlock(&t->lock);
     io_uring_queue_exit(&ring); /* cancels the entry's command if the kernel still holds it */
     return NULL;
@@ -418,6 +475,7 @@ int sqliteos_uring_start(struct fuse_session *se, int fd, size_t payload_size, s
     __atomic_store_n(&active, t, __ATOMIC_RELEASE);
     if (err != 0) {
         fprintf(stderr, "sqliteos: could not start the io_uring workers\n");
+        give_up(t);
         sqliteos_uring_stop();
         return -EAGAIN;
     }
@@ -445,7 +503,9 @@ void sqliteos_uring_stop(void) {
         e = next;
     }
     close(t->stop_fd);
-    pthread_mutex_destroy(&t->lock);
-    free(t->queues);
-    free(t);
+    /*
+     * The transport itself stays, a few hundred bytes for the daemon's life:
+     * a caller of sqliteos_uring_active may still be looking at it.
+     */
+    t->entries = NULL;
 }

@@ -12,13 +12,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Requests reach the daemon through io_uring where the kernel offers it, and
- * through /dev/fuse otherwise or when told so; either way every kind of
+ * through /dev/fuse when told so or when it may not make rings; either way every kind of
  * request and reply comes through whole: large writes and reads, listings,
  * names, attributes, and many clients' requests at once.
  */
 class TransportIT {
 
     private static final Path ENABLE_URING = Path.of("/sys/module/fuse/parameters/enable_uring");
+    private static final Path IO_URING_DISABLED = Path.of("/proc/sys/kernel/io_uring_disabled");
 
     @Test
     void requestsComeThroughIoUringWhereTheKernelOffersIt() throws Exception {
@@ -40,6 +41,23 @@ class TransportIT {
             assertThat(fs.log()).contains("come through /dev/fuse: --no-io-uring");
             assertThat(ringsOf(fs.daemon().pid())).isZero();
             everyKindOfRequestComesThroughWhole(fs);
+        }
+    }
+
+    @Test
+    void whereTheWorkersCannotMakeRingsRequestsStillComeThroughDevFuse() throws Exception {
+        assumeTrue(Files.exists(ENABLE_URING) && Files.readString(ENABLE_URING).trim().equals("Y"),
+                "FUSE over io_uring is off on this machine");
+        assumeTrue(Files.isWritable(IO_URING_DISABLED), "cannot refuse io_uring to processes here");
+        String before = Files.readString(IO_URING_DISABLED).trim();
+        Files.writeString(IO_URING_DISABLED, "2"); // io_uring_setup fails with EPERM for everyone
+        try (MountedFs fs = MountedFs.start("--size", "256M")) {
+            MountedFs.eventually("the transport to be reported", 30, () -> fs.log().contains("come through"));
+            assertThat(fs.log()).contains("come through /dev/fuse: io_uring is refused to this process");
+            assertThat(ringsOf(fs.daemon().pid())).isZero();
+            everyKindOfRequestComesThroughWhole(fs);
+        } finally {
+            Files.writeString(IO_URING_DISABLED, before);
         }
     }
 

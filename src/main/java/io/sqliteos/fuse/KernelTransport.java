@@ -15,6 +15,7 @@ final class KernelTransport {
 
     private static final Logger log = LoggerFactory.getLogger(KernelTransport.class);
     static final Path ENABLE_URING = Path.of("/sys/module/fuse/parameters/enable_uring");
+    static final Path IO_URING_DISABLED = Path.of("/proc/sys/kernel/io_uring_disabled");
     private static final long WAIT_MILLIS = 30_000;
     private static final long SETTLE_MILLIS = 200;
 
@@ -60,8 +61,12 @@ final class KernelTransport {
             if (!Files.readString(ENABLE_URING).trim().equals("Y")) {
                 return "FUSE over io_uring is off; as root: echo Y > " + ENABLE_URING;
             }
+            if (Files.exists(IO_URING_DISABLED) && !Files.readString(IO_URING_DISABLED).trim().equals("0")) {
+                return "io_uring is refused to this process (" + IO_URING_DISABLED + " is "
+                        + Files.readString(IO_URING_DISABLED).trim() + ")";
+            }
         } catch (IOException e) {
-            return "cannot read " + ENABLE_URING + ": " + e.getMessage();
+            return "cannot read the kernel's settings: " + e.getMessage();
         }
         return "the kernel offered io_uring but the workers could not take it (see the daemon's standard error)";
     }
