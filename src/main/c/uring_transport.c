@@ -31,7 +31,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,13 +395,7 @@ static int add_entry(struct transport *t, int qid) {
     e->payload = e->base + HEAD_ROOM;
     e->iov[0] = (struct iovec) { &e->headers, sizeof e->headers };
     e->iov[1] = (struct iovec) { e->payload, t->payload_size };
-    /* as the pool's workers: every signal but the profiler's goes to the daemon's other threads */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGPROF);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int res = pthread_create(&e->thread, NULL, run_entry, e);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int res = sqliteos_start_worker(&e->thread, run_entry, e);
     if (res != 0) {
         free(e->ch);
         free(e->base);

@@ -2,6 +2,7 @@
 #ifndef SQLITEOS_URING_TRANSPORT_H
 #define SQLITEOS_URING_TRANSPORT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,8 @@ struct fuse_chan;
 typedef void (*sqliteos_serve_fn)(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch);
 /* Makes the calling thread known to the JVM under name, for its whole life. */
 typedef void (*sqliteos_attach_fn)(const char *name);
+/* Starts a thread that serves requests, as the worker pool starts its own (worker_pool.c). */
+int sqliteos_start_worker(pthread_t *thread, void *(*run)(void *), void *arg);
 
 /* Lets the daemon take io_uring when the kernel offers it, or not (allow 0); it may by default. */
 void sqliteos_uring_allow(int allow);

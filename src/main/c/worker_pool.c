@@ -118,7 +118,6 @@ struct pool {
     session_process_buf_fn process;
     session_exited_fn exited;
     session_void_fn exit_session;
-    JavaVM *jvm;
     pthread_mutex_t lock;
     /* all guarded by lock: */
     int listening;          /* a worker reads from the kernel, or is about to */
@@ -135,6 +134,22 @@ struct pool {
 };
 
 static void *serve(void *arg);
+
+/*
+ * Starts a thread that serves requests. Signals go to the daemon's other
+ * threads: it starts with all of them blocked, but for the profiling timer's,
+ * so that a sampling profiler attached to the JVM sees it too (the JVM
+ * installs no handler for that one).
+ */
+int sqliteos_start_worker(pthread_t *thread, void *(*run)(void *), void *arg) {
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int res = pthread_create(thread, NULL, run, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return res;
+}
 static void serve_request(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch);
 static void attach_named(const char *name);
 
@@ -157,17 +172,7 @@ static int add_worker(struct pool *p) {
         free(w);
         return -1;
     }
-    /*
-     * Signals go to the daemon's other threads: a worker starts with all of them
-     * blocked, but for the profiling timer's, so that a sampling profiler
-     * attached to the JVM sees the workers too (the JVM installs no handler for it).
-     */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGPROF);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int res = pthread_create(&w->thread, NULL, serve, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int res = sqliteos_start_worker(&w->thread, serve, w);
     if (res != 0) {
         pthread_cond_destroy(&w->wake);
         free(w->buf);
@@ -585,8 +590,7 @@ int fuse_session_loop_mt(struct fuse_session *se) {
         session_loop_fn real = (session_loop_fn) libfuse_symbol(&real_loop_sym, "fuse_session_loop_mt");
         return real == NULL ? -1 : real(se);
     }
-    p.jvm = the_jvm();
-    workers_jvm = p.jvm;
+    workers_jvm = the_jvm();
     process_buf = p.process;
     p.ch = next_chan(se, NULL);
     p.bufsize = bufsize(p.ch);
