@@ -150,6 +150,7 @@ int sqliteos_start_worker(pthread_t *thread, void *(*run)(void *), void *arg) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return res;
 }
+
 static void serve_request(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch);
 static void attach_named(const char *name);
 

@@ -67,6 +67,20 @@ final class KernelConnection {
         log.info("mounted fusectl on {}", FUSECTL);
     }
 
+    /**
+     * Waits for the FUSE mount at {@code mountPoint} to appear, which happens
+     * while the daemon already serves it, looking every 20 ms: its major:minor,
+     * or null if it has not appeared by {@code deadlineMillis} (currentTimeMillis).
+     */
+    static String awaitDevice(String mountPoint, long deadlineMillis) throws IOException, InterruptedException {
+        String device = deviceOf(mountPoint);
+        while (device == null && System.currentTimeMillis() < deadlineMillis) {
+            Thread.sleep(20);
+            device = deviceOf(mountPoint);
+        }
+        return device;
+    }
+
     /** The major:minor of the FUSE mount at {@code mountPoint} (/proc/self/mountinfo), or null. */
     static String deviceOf(String mountPoint) throws IOException {
         List<String> lines = Files.readAllLines(Path.of("/proc/self/mountinfo"));

@@ -30,12 +30,8 @@ final class KernelTransport {
 
     private static void report(String mountPoint, boolean allowed) {
         try {
-            long deadline = System.currentTimeMillis() + WAIT_MILLIS;
-            while (KernelConnection.deviceOf(mountPoint) == null) {
-                if (System.currentTimeMillis() > deadline) {
-                    return;
-                }
-                Thread.sleep(20);
+            if (KernelConnection.awaitDevice(mountPoint, System.currentTimeMillis() + WAIT_MILLIS) == null) {
+                return;
             }
             Thread.sleep(SETTLE_MILLIS); // the INIT exchange, then the workers' registration
             if (LibfuseShim.servesThroughIoUring()) {

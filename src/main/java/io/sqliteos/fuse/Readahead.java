@@ -38,22 +38,22 @@ final class Readahead {
     private static void raise(String mountPoint, KernelConnection connection) {
         long deadline = System.currentTimeMillis() + WAIT_MILLIS;
         try {
-            Path setting = null;
+            String device = KernelConnection.awaitDevice(mountPoint, deadline);
+            if (device == null) {
+                return;
+            }
+            connection.found(device);
+            Path setting = Path.of("/sys/class/bdi", device, "read_ahead_kb");
             long settled = 0; // when the window will have kept its value long enough
             while (System.currentTimeMillis() < deadline) {
-                String device = setting == null ? KernelConnection.deviceOf(mountPoint) : null;
-                if (device != null) {
-                    connection.found(device);
-                    setting = Path.of("/sys/class/bdi", device, "read_ahead_kb");
-                }
-                if (setting != null && !Files.readString(setting).trim().equals(Integer.toString(KIB))) {
+                if (!Files.readString(setting).trim().equals(Integer.toString(KIB))) {
                     Files.writeString(setting, Integer.toString(KIB));
                     settled = System.currentTimeMillis() + SETTLE_MILLIS;
-                } else if (setting != null && System.currentTimeMillis() >= settled) {
+                } else if (System.currentTimeMillis() >= settled) {
                     log.info("readahead of {} raised to {} KiB", mountPoint, KIB);
                     return;
                 }
-                Thread.sleep(20); // the mount or its INIT exchange is being set up
+                Thread.sleep(20); // the INIT exchange may still lower the window
             }
         } catch (IOException e) {
             log.debug("readahead left at the kernel's default: {}", e.getMessage());
