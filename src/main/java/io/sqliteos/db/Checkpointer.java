@@ -14,9 +14,10 @@ import org.slf4j.LoggerFactory;
  * Copies committed pages from the write-ahead log into the database file on a
  * thread of its own, shortly after writes, so that a committing writer does not
  * pay for it. It uses passive checkpoints, which never wait for and never block
- * readers or writers. Connections keep an automatic checkpoint threshold as a
- * backstop that bounds the log when this thread falls behind (a stream of large
- * writes: see Database).
+ * readers or writers. Small commits are copied at a pause; large writes at
+ * once, so that a stream of them is copied on another processor while the
+ * writer goes on. Connections keep an automatic checkpoint threshold as a
+ * backstop that bounds the log when this thread falls behind (see Database).
  *
  * <p>Once the commits pause, it empties the log and then runs the work that
  * needs an empty log ({@link AfterLogEmptied}: giving free pages back).
@@ -31,6 +32,13 @@ final class Checkpointer extends BackgroundLoop {
      */
     private static final long PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
     private static final long MAX_COMMITS = 64;
+    /**
+     * File data committed since the last checkpoint past which the next one starts
+     * at once: a stream of large writes has no pause, and a copy made while the
+     * writer serves its next request, on the other processor, lets the writer's
+     * next transaction start the log over instead of copying it itself.
+     */
+    private static final long EAGER_BYTES = 1L << 20;
     /** After this long without a commit the log file is emptied, giving its RAM (or disk) back. */
     private static final long IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
     /**
@@ -64,6 +72,7 @@ final class Checkpointer extends BackgroundLoop {
     private final Connection connection;
     private final AfterLogEmptied afterLogEmptied;
     private final AtomicLong pendingCommits = new AtomicLong();
+    private final AtomicLong pendingDataBytes = new AtomicLong();
 
     private boolean idleWorkLeft = true; // this thread's own: the log may hold frames, or the idle work is not done
     private long idleNanos = IDLE_NANOS; // this thread's own
@@ -81,7 +90,14 @@ final class Checkpointer extends BackgroundLoop {
 
     /** A write transaction committed: its pages wait in the log. */
     void committed() {
-        if (pendingCommits.getAndIncrement() == 0) {
+        committed(0);
+    }
+
+    /** A write transaction that stored {@code dataBytes} bytes of file data committed. */
+    void committed(long dataBytes) {
+        long data = pendingDataBytes.addAndGet(dataBytes);
+        boolean first = pendingCommits.getAndIncrement() == 0;
+        if (first || (data >= EAGER_BYTES && data - dataBytes < EAGER_BYTES)) {
             wake();
         }
     }
@@ -100,12 +116,15 @@ final class Checkpointer extends BackgroundLoop {
             }
             return;
         }
-        LockSupport.parkNanos(this, PAUSE_NANOS);
-        long after = pendingCommits.get();
-        if (after != before && after < MAX_COMMITS && !stopped()) {
-            return; // still committing: wait for the pause
+        if (pendingDataBytes.get() < EAGER_BYTES) {
+            LockSupport.parkNanos(this, PAUSE_NANOS);
+            long after = pendingCommits.get();
+            if (after != before && after < MAX_COMMITS && pendingDataBytes.get() < EAGER_BYTES && !stopped()) {
+                return; // still committing small changes: wait for the pause
+            }
         }
         pendingCommits.set(0);
+        pendingDataBytes.set(0);
         checkpoint();
         idleWorkLeft = true;
         idleNanos = IDLE_NANOS;

@@ -45,8 +45,8 @@ public final class Database implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Database.class);
     /**
      * Log pages after which a committing writer checkpoints itself: 8 MiB of
-     * 8 KiB pages. A stream of large writes outruns the checkpointer thread,
-     * which never catches up between two commits, so the log would grow to this
+     * 8 KiB pages. The checkpointer thread copies large writes as they commit,
+     * but when it falls behind (both processors busy) the log would grow to this
      * bound before it could start over. A writer that copies the log right
      * after its commit, while the write lock keeps other requests from
      * committing, lets its next transaction write from the start of the log
@@ -728,7 +728,7 @@ public final class Database implements AutoCloseable {
         } finally {
             endBatch();
         }
-        checkpointer.committed();
+        checkpointer.committed(writer.takeDataBytesWritten());
         reserve.replenish();
     }
 
@@ -777,7 +777,7 @@ public final class Database implements AutoCloseable {
             T result = work.apply(writer);
             writer.commit();
             committed = true;
-            checkpointer.committed();
+            checkpointer.committed(writer.takeDataBytesWritten());
             return result;
         } catch (StoreException e) {
             databaseFailed = true;

@@ -21,6 +21,8 @@ final class SqliteStore implements Store {
     private final Connection connection;
     private final Map<String, PreparedStatement> statements = new HashMap<>();
     private boolean inTransaction;
+    /** Bytes of file data written since {@link #takeDataBytesWritten} last asked. */
+    private long dataBytesWritten;
     private final EntryCache entryCache;
     private final CommittedCache<Long, InodeRow> inodeCache;
     private final InodeCeiling inodeCeiling;
@@ -835,6 +837,8 @@ final class SqliteStore implements Store {
             update.setLong(2, blockKey(ino, index));
             if (update.executeUpdate() == 0) {
                 insertBlock(ino, index, offset, bytes, length);
+            } else {
+                dataBytesWritten += length;
             }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
@@ -850,6 +854,7 @@ final class SqliteStore implements Store {
             ps.setLong(3, offset);
             ps.setBytes(4, length == data.length ? data : java.util.Arrays.copyOf(data, length));
             ps.executeUpdate();
+            dataBytesWritten += length;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -882,10 +887,19 @@ final class SqliteStore implements Store {
             ps.setBytes(2, bytes);
             ps.setInt(3, from + bytes.length);
             ps.setLong(4, blockKey(ino, index));
-            return ps.executeUpdate();
+            int changed = ps.executeUpdate();
+            dataBytesWritten += changed * (long) bytes.length;
+            return changed;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
+    }
+
+    /** The bytes of file data written since the last call: what a commit puts in the log, roughly. */
+    long takeDataBytesWritten() {
+        long bytes = dataBytesWritten;
+        dataBytesWritten = 0;
+        return bytes;
     }
 
     @Override
