@@ -11,7 +11,9 @@
  * entries of that queue belong to workers that run on that processor: the
  * request, its service and the client's wake-up stay on one processor, which
  * the client leaves free while it waits. A reply and the wait for the next
- * request are one system call.
+ * request are one system call. Large READs are the exception: a reader's
+ * readahead goes on beside the reader, so they are served on another
+ * processor (move_off_queue).
  *
  * Each worker here owns one entry (a header buffer and a payload buffer the
  * kernel copies a request into and takes the reply from) and its own ring. The
@@ -294,6 +296,52 @@ static void took_request(struct entry *e) {
     pthread_mutex_unlock(&t->lock);
 }
 
+/* Keeps the calling worker on its queue's processor, where the requests it serves come from. */
+static void pin_to_queue(struct entry *e) {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(e->qid, &cpus);
+    pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
+}
+
+/*
+ * Moves the calling worker to the other processors, if there are any; true if
+ * it did. For a large READ: those are a reader's readahead, sent from the
+ * reader's processor while the reader goes on there (copying out what the
+ * previous read brought), so served on that processor they would take turns
+ * with the reader while the other processors idle. A move and the move back
+ * cost tens of microseconds, a large read hundreds.
+ */
+static int move_off_queue(struct entry *e) {
+    int processors = get_nprocs_conf();
+    if (processors < 2) {
+        return 0;
+    }
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    for (int cpu = 0; cpu < processors && cpu < CPU_SETSIZE; cpu++) {
+        if (cpu != e->qid) {
+            CPU_SET(cpu, &cpus);
+        }
+    }
+    return pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus) == 0;
+}
+
+/* Reads from this size up are served off the queue's processor. */
+#define LARGE_READ (128 * 1024)
+
+/* Whether the entry holds a READ of at least LARGE_READ bytes. */
+static int is_large_read(const struct entry *e) {
+    struct fuse_in_header h;
+    memcpy(&h, e->headers.in_out, sizeof h);
+    struct io_in in;
+    if (h.opcode != FUSE_READ || h.len < sizeof h + sizeof in) {
+        return 0;
+    }
+    memcpy(&in, e->headers.op_in, sizeof in);
+    return in.size >= LARGE_READ;
+}
+
 static void idle_again(struct entry *e) {
     pthread_mutex_lock(&e->t->lock);
     e->t->queues[e->qid].idle++;
@@ -303,11 +351,7 @@ static void idle_again(struct entry *e) {
 static void *run_entry(void *arg) {
     struct entry *e = arg;
     struct transport *t = e->t;
-    /* on its queue's processor, where the requests it serves come from */
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    CPU_SET(e->qid, &cpus);
-    pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
+    pin_to_queue(e);
     char name[40];
     snprintf(name, sizeof name, "sqliteos-fuse-q%d-%d", e->qid, e->number);
     t->attach(name);
@@ -355,7 +399,11 @@ static void *run_entry(void *arg) {
             break;
         }
         took_request(e);
+        int moved = is_large_read(e) && move_off_queue(e);
         uint64_t unique = serve_entry(e);
+        if (moved) {
+            pin_to_queue(e); /* back before the reply: the next request of the queue comes from there */
+        }
         idle_again(e);
         err = prepare_cmd(&ring, e, URING_CMD_COMMIT_AND_FETCH, unique);
         if (err == 0) {
