@@ -132,6 +132,13 @@ public interface Store extends MessageStore, AutoCloseable {
     void insertBlock(long ino, long index, long offset, byte[] data, int length);
 
     /**
+     * Stores {@code count} whole blocks of {@code blockSize} bytes from index
+     * {@code first} on, holes or not, from {@code src} at {@code srcPos}: as
+     * {@link #putBlock} of each.
+     */
+    void putWholeBlocks(long ino, long first, int count, int blockSize, byte[] src, int srcPos);
+
+    /**
      * Writes {@code bytes} into an existing block at {@code from}, zero-filling
      * any gap past its end; the block grows as needed.
      */

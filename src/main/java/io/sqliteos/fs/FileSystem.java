@@ -984,6 +984,21 @@ public final class FileSystem {
             int srcPos = (int) (blockStart + from - offset);
             int stored = lengths[(int) (index - first)]; // -1: a hole
             boolean whole = from == 0 && to == BlockLayout.BLOCK_SIZE;
+            int run = whole ? wholeBlocksFrom(index, last, end) : 1;
+            if (run > 1) {
+                long delta = 0;
+                for (int k = 0; k < run; k++) {
+                    delta += BlockLayout.BLOCK_SIZE - Math.max(0, lengths[(int) (index + k - first)]);
+                }
+                if (delta > budgetLeft) {
+                    throw new FsException(Errno.ENOSPC, "the file system's size budget is full");
+                }
+                budgetLeft -= delta;
+                grown += delta;
+                s.putWholeBlocks(ino, index, run, BlockLayout.BLOCK_SIZE, src, srcPos);
+                index += run - 1;
+                continue;
+            }
             int oldLength = Math.max(0, stored);
             int newLength = whole ? to : Math.max(oldLength, to);
             long delta = newLength - oldLength;
@@ -1007,6 +1022,15 @@ public final class FileSystem {
         }
         s.addUsedBytes(grown);
         return grown;
+    }
+
+    /** How many blocks from {@code index} (at most to {@code last}) a write ending at {@code end} covers whole. */
+    private static int wholeBlocksFrom(long index, long last, long end) {
+        int run = 1;
+        while (index + run <= last && BlockLayout.start(index + run + 1) <= end) {
+            run++;
+        }
+        return run;
     }
 
     public void fsync(Caller c, long fh) {
