@@ -3,7 +3,8 @@
  * before the first database opens. Loading it
  * - makes the coalescing VFS the process's default (coalescing_vfs.c), and
  * - gives the loading connection and every one opened afterwards the
- *   aggregate function sqliteos_packed_entries (packed_entries.c).
+ *   aggregate function sqliteos_packed_entries (packed_entries.c) and the
+ *   functions over a request's lent buffer (lent_memory.c).
  * It stays loaded for the life of the process.
  */
 #include <sqlite3ext.h>
@@ -20,9 +21,14 @@ int sqlite3_sqliteos_init(sqlite3 *db, char **error, const sqlite3_api_routines 
     if (rc == SQLITE_OK) {
         rc = packed_entries_register(db, error, api);
     }
-    if (rc != SQLITE_OK) {
-        return rc;
+    if (rc == SQLITE_OK) {
+        rc = lent_memory_register(db, error, api);
     }
-    rc = sqlite3_auto_extension((void (*)(void)) packed_entries_register);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_auto_extension((void (*)(void)) packed_entries_register);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_auto_extension((void (*)(void)) lent_memory_register);
+    }
     return rc == SQLITE_OK ? SQLITE_OK_LOAD_PERMANENTLY : rc;
 }

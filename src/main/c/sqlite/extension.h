@@ -2,6 +2,7 @@
 #ifndef SQLITEOS_EXTENSION_H
 #define SQLITEOS_EXTENSION_H
 
+#include <stddef.h>
 #include <sqlite3ext.h>
 
 /* coalescing_vfs.c: makes the coalescing VFS the process's default. */
@@ -9,5 +10,10 @@ int coalescing_vfs_install(char **error);
 
 /* packed_entries.c: adds sqliteos_packed_entries() to one connection (an auto-extension). */
 int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
+
+/* lent_memory.c: adds the functions over a request's lent buffer to one connection (an auto-extension). */
+int lent_memory_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
+void sqliteos_lend(void *buffer, size_t size);
+void sqliteos_unlend(void);
 
 #endif

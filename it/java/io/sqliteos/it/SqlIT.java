@@ -62,6 +62,19 @@ class SqlIT {
     }
 
     @Test
+    void theFunctionsOverARequestsBufferReachNoMemoryFromHere() throws Exception {
+        // they serve only a FUSE worker that has lent its request's buffer, on its own thread
+        for (String call : new String[] {"SELECT sqliteos_copy_out(x'4142', 0)", "SELECT sqliteos_lent_bytes(0, 4096)",
+            "SELECT sqliteos_zero_lent()", "SELECT sqliteos_copy_out(x'41', 140000000000000)"}) {
+            MountedFs.Result r = sql(call);
+            assertThat(r.exitCode()).as(call).isNotZero();
+            assertThat(r.stderr()).as(call).contains("no buffer is lent on this thread");
+        }
+        assertThat(fs.sh("cat small; cmp -n 300000 src/big /dev/zero && stat -c %s src/big").ok().stdout())
+                .isEqualTo("hi\n300000\n");
+    }
+
+    @Test
     void rowAndTimeLimitsStopARunawayQuery() throws Exception {
         MountedFs.Result limited = sql("--max-rows", "3", "--csv",
                 "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c");

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * and read back by a checkpoint in 64 KiB pieces instead of a page each;
  * <li>{@value #PACKED_ENTRIES}, an aggregate on every connection opened
  * afterwards that packs directory entries into one blob, so that a listing
- * crosses into Java a page of entries at a time ({@link SqliteStore#listDirectory}).
+ * crosses into Java a page of entries at a time ({@link SqliteStore#listDirectory});
+ * <li>functions over a request's buffer lent to SQL ({@link LentMemory}).
  * </ul>
  * Without the extension SQLite works as before: page-sized log I/O, and
  * listings row by row.
@@ -45,6 +46,7 @@ final class SqliteExtension {
                     load.setString(2, ENTRY_POINT);
                     load.execute();
                 }
+                LentMemory.bind(file); // the same library, opened again while its name exists
             });
             if (inJar) {
                 loaded = true;

@@ -453,6 +453,12 @@ final class SqliteStore implements Store {
         return inodeCeiling.get(() -> singleLong("SELECT coalesce(max(ino), 0) FROM inode"));
     }
 
+    private static long firstLong(PreparedStatement ps) throws SQLException {
+        try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? rs.getLong(1) : 0;
+        }
+    }
+
     private long singleLong(String query, Object... params) {
         try (ResultSet rs = bound(query, params).executeQuery()) {
             return rs.next() ? rs.getLong(1) : 0;
@@ -879,6 +885,54 @@ final class SqliteStore implements Store {
             ps.setBytes(6, srcPos == 0 && src.length == bytes ? src : java.util.Arrays.copyOfRange(src, srcPos, srcPos + bytes));
             ps.executeUpdate();
             dataBytesWritten += bytes;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void putWholeLentBlocks(long ino, long first, int count, int blockSize, int lentPos) {
+        try {
+            // as putWholeBlocks, with the bytes read by SQLite from the request's buffer
+            PreparedStatement ps = sql("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)"
+                    + " INSERT INTO extent (key, ino, offset, data)"
+                    + " SELECT ?2 + i, ?3, ?4 + i * ?5, sqliteos_lent_bytes(?6 + i * ?5, ?5) FROM n WHERE true"
+                    + " ON CONFLICT (key) DO UPDATE SET data = excluded.data");
+            ps.setInt(1, count);
+            ps.setLong(2, blockKey(ino, first));
+            ps.setLong(3, ino);
+            ps.setLong(4, first * blockSize);
+            ps.setInt(5, blockSize);
+            ps.setInt(6, lentPos);
+            ps.executeUpdate();
+            dataBytesWritten += (long) count * blockSize;
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
+        }
+    }
+
+    @Override
+    public void copyOutLent(long ino, long offset, int count, int blockSize) {
+        long first = offset / blockSize;
+        long last = (offset + count - 1) / blockSize;
+        try {
+            // s: a block's start in the file; f and t: the part read, from its start
+            PreparedStatement ps = sql("SELECT coalesce(sum(sqliteos_copy_out("
+                    + "CASE WHEN f = 0 AND t = n THEN data ELSE substr(data, f + 1, t - f) END, s + f - ?1)), 0)"
+                    + " FROM (SELECT data, length(data) AS n, s, max(?1 - s, 0) AS f, min(?2 - s, length(data)) AS t"
+                    + " FROM (SELECT data, ?3 + (key - ?4) * ?5 AS s FROM extent WHERE key >= ?4 AND key < ?6))"
+                    + " WHERE t > f");
+            ps.setLong(1, offset);
+            ps.setLong(2, offset + count);
+            ps.setLong(3, first * blockSize);
+            ps.setLong(4, blockKey(ino, first));
+            ps.setInt(5, blockSize);
+            ps.setLong(6, blockKey(ino, last + 1));
+            if (firstLong(ps) < count) {
+                // holes, or blocks shorter than the range: zeros first, then the bytes again
+                firstLong(sql("SELECT sqliteos_zero_lent()"));
+                firstLong(ps);
+            }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }

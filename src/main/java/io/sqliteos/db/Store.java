@@ -138,6 +138,16 @@ public interface Store extends MessageStore, AutoCloseable {
      */
     void putWholeBlocks(long ino, long first, int count, int blockSize, byte[] src, int srcPos);
 
+    /** {@link #putWholeBlocks} from the buffer lent on this thread ({@link LentMemory}) at {@code lentPos}. */
+    void putWholeLentBlocks(long ino, long first, int count, int blockSize, int lentPos);
+
+    /**
+     * Copies the file's bytes [offset, offset + count), blocks of
+     * {@code blockSize} bytes, into the buffer lent on this thread
+     * ({@link LentMemory}) at 0, zeros where no bytes are stored.
+     */
+    void copyOutLent(long ino, long offset, int count, int blockSize);
+
     /**
      * Writes {@code bytes} into an existing block at {@code from}, zero-filling
      * any gap past its end; the block grows as needed.

@@ -6,6 +6,7 @@ import io.sqliteos.db.Store;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * POSIX file-system semantics over the database: every rule about names, links,
@@ -807,6 +808,24 @@ public final class FileSystem {
     }
 
     public int read(Caller c, long fh, byte[] dst, int length, long offset) {
+        return read(c, fh, length, offset, (s, ino, from, count) -> readRange(s, ino, from, dst, count));
+    }
+
+    /**
+     * {@link #read} into the buffer lent to SQL on this thread ({@link
+     * io.sqliteos.db.LentMemory}), of at least {@code length} bytes.
+     */
+    public int readIntoLent(Caller c, long fh, int length, long offset) {
+        return read(c, fh, length, offset, (s, ino, from, count) -> s.copyOutLent(ino, from, count, BlockLayout.BLOCK_SIZE));
+    }
+
+    /** Where a read puts the bytes [offset, offset + count) of a file. */
+    @FunctionalInterface
+    private interface RangeReader {
+        void read(Store s, long ino, long offset, int count);
+    }
+
+    private int read(Caller c, long fh, int length, long offset, RangeReader into) {
         OpenFiles.Handle h = openFiles.get(fh);
         if (offset < 0) {
             throw new FsException(Errno.EINVAL, "negative offset");
@@ -821,7 +840,7 @@ public final class FileSystem {
                 return 0;
             }
             int count = (int) Math.min(length, r.size - offset);
-            readRange(s, r.ino, offset, dst, count);
+            into.read(s, r.ino, offset, count);
             long now = now();
             if (r.atimeNs <= r.mtimeNs || r.atimeNs <= r.ctimeNs || now - r.atimeNs > DAY_NS) {
                 needsAtime[0] = 1;
@@ -890,6 +909,38 @@ public final class FileSystem {
     }
 
     public int write(Caller c, long fh, byte[] src, int length, long offset) {
+        return write(c, fh, new WriteSource(() -> src, false), length, offset);
+    }
+
+    /**
+     * {@link #write} of the {@code length} bytes in the buffer lent to SQL on this
+     * thread ({@link io.sqliteos.db.LentMemory}); {@code array} gives them as an
+     * array, asked only for the parts of blocks a write covers.
+     */
+    public int writeFromLent(Caller c, long fh, int length, long offset, Supplier<byte[]> array) {
+        return write(c, fh, new WriteSource(array, true), length, offset);
+    }
+
+    /** A write's bytes: in an array made when first asked for, and maybe also in the lent buffer from 0. */
+    private static final class WriteSource {
+        private final Supplier<byte[]> supplier;
+        final boolean lent;
+        private byte[] array;
+
+        WriteSource(Supplier<byte[]> supplier, boolean lent) {
+            this.supplier = supplier;
+            this.lent = lent;
+        }
+
+        byte[] array() {
+            if (array == null) {
+                array = supplier.get();
+            }
+            return array;
+        }
+    }
+
+    private int write(Caller c, long fh, WriteSource src, int length, long offset) {
         OpenFiles.Handle h = openFiles.get(fh);
         if (!h.writable()) {
             throw new FsException(Errno.EBADF, "file not open for writing");
@@ -961,7 +1012,7 @@ public final class FileSystem {
     }
 
     /** Stores bytes into blocks of a file {@code size} bytes long and returns how many stored bytes were added. */
-    private long writeRange(Store s, long ino, long offset, byte[] src, int length, long size) {
+    private long writeRange(Store s, long ino, long offset, WriteSource src, int length, long size) {
         long end = offset + length;
         long first = BlockLayout.index(offset);
         long last = BlockLayout.index(end - 1);
@@ -970,7 +1021,7 @@ public final class FileSystem {
             // on bytes already stored: one statement, and no space used. Anything else (an
             // append, a hole, growth) goes the general way below.
             int from = (int) (offset - BlockLayout.start(first));
-            if (s.overwriteInBlock(ino, first, from, java.util.Arrays.copyOfRange(src, 0, length))) {
+            if (s.overwriteInBlock(ino, first, from, java.util.Arrays.copyOfRange(src.array(), 0, length))) {
                 return 0;
             }
         }
@@ -995,7 +1046,11 @@ public final class FileSystem {
                 }
                 budgetLeft -= delta;
                 grown += delta;
-                s.putWholeBlocks(ino, index, run, BlockLayout.BLOCK_SIZE, src, srcPos);
+                if (src.lent) {
+                    s.putWholeLentBlocks(ino, index, run, BlockLayout.BLOCK_SIZE, srcPos);
+                } else {
+                    s.putWholeBlocks(ino, index, run, BlockLayout.BLOCK_SIZE, src.array(), srcPos);
+                }
                 index += run - 1;
                 continue;
             }
@@ -1009,10 +1064,10 @@ public final class FileSystem {
             grown += delta;
             if (stored >= 0 && !whole) {
                 // part of a stored block: the database splices the bytes in
-                s.patchBlock(ino, index, from, java.util.Arrays.copyOfRange(src, srcPos, srcPos + to - from));
+                s.patchBlock(ino, index, from, java.util.Arrays.copyOfRange(src.array(), srcPos, srcPos + to - from));
             } else {
                 byte[] block = new byte[newLength];
-                System.arraycopy(src, srcPos, block, from, to - from);
+                System.arraycopy(src.array(), srcPos, block, from, to - from);
                 if (stored >= 0) {
                     s.putBlock(ino, index, blockStart, block, newLength);
                 } else {

@@ -1,5 +1,6 @@
 package io.sqliteos.fuse;
 
+import io.sqliteos.db.LentMemory;
 import io.sqliteos.db.StoreException;
 import io.sqliteos.fs.Caller;
 import io.sqliteos.fs.DirEntry;
@@ -379,6 +380,14 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         return run("read", path, () -> {
+            if (size >= LENT_READ_BYTES && LentMemory.available()) {
+                LentMemory.lend(buf.address(), size);
+                try {
+                    return fs.readIntoLent(caller(), fh(fi), (int) size, offset);
+                } finally {
+                    LentMemory.takeBack();
+                }
+            }
             byte[] data = requestBuffer(size);
             int n = fs.read(caller(), fh(fi), data, (int) size, offset);
             buf.put(0, data, 0, n);
@@ -389,6 +398,18 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         return run("write", path, () -> {
+            if (size >= LENT_WRITE_BYTES && LentMemory.available()) {
+                LentMemory.lend(buf.address(), size);
+                try {
+                    return fs.writeFromLent(caller(), fh(fi), (int) size, offset, () -> {
+                        byte[] data = requestBuffer(size);
+                        buf.get(0, data, 0, (int) size);
+                        return data;
+                    });
+                } finally {
+                    LentMemory.takeBack();
+                }
+            }
             byte[] data = requestBuffer(size);
             buf.get(0, data, 0, (int) size);
             return fs.write(caller(), fh(fi), data, (int) size, offset);
@@ -401,6 +422,16 @@ public final class SqliteosFuse extends FuseStubFS {
      * served, up to {@link FuseMount#MAX_REQUEST_BYTES}: a thread that serves
      * only small ones keeps a small one.
      */
+    /**
+     * Reads from this size up go from SQLite straight into the request's buffer
+     * (lent to SQL), not through arrays: a large read's bytes were copied three
+     * times in Java. A small one is a block or part of one, which the array
+     * path serves with a simpler query.
+     */
+    private static final long LENT_READ_BYTES = 32 * 1024;
+    /** Writes from this size up cover whole blocks, which SQLite takes straight from the request's buffer. */
+    private static final long LENT_WRITE_BYTES = 32 * 1024;
+
     private static final ThreadLocal<byte[]> REQUEST_BUFFERS = ThreadLocal.withInitial(() -> new byte[128 * 1024]);
 
     private static byte[] requestBuffer(long size) {
