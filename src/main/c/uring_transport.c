@@ -91,6 +91,7 @@ struct entry {
     struct iovec iov[2];    /* read by the kernel as the entry registers */
     struct fuse_chan *ch;   /* whose send puts the reply into this entry */
     int replied;
+    int data_in_place;      /* the reply's data was written into the payload already */
     pthread_t thread;
     struct entry *next;
 };
@@ -117,6 +118,8 @@ struct transport {
 };
 
 static struct transport *active;
+/* The entry whose READ the calling thread serves, if it is an io_uring worker serving one. */
+static __thread struct entry *serving_read;
 static void *chan_new_sym, *chan_data_sym;
 
 /* Whether the daemon may take io_uring when the kernel offers it (set before the mount). */
@@ -171,6 +174,22 @@ int sqliteos_uring_active(void) {
 }
 
 /*
+ * Where a READ served by this thread may put its reply's data, at most size
+ * bytes: the entry's payload, which the reply then leaves as it is instead of
+ * copying the data there. NULL on any other thread or request. The caller must
+ * reply with exactly the bytes it put there (the data of the reply it sends is
+ * not looked at), or with an error.
+ */
+void *sqliteos_uring_read_buffer(size_t size) {
+    struct entry *e = serving_read;
+    if (e == NULL || size > e->t->payload_size) {
+        return NULL;
+    }
+    e->data_in_place = 1;
+    return e->payload;
+}
+
+/*
  * The entry's channel's send: the reply into the entry's buffers, to be
  * committed after the request. The reply's bytes may be split among the
  * vectors anywhere: its header goes to the header buffer, the rest to the payload.
@@ -192,7 +211,9 @@ static int send_to_entry(struct fuse_chan *ch, const struct iovec iov[], size_t 
         if (n > e->t->payload_size - at) {
             return -E2BIG;
         }
-        memmove(e->payload + at, from, n);
+        if (!e->data_in_place) {
+            memmove(e->payload + at, from, n);
+        }
         at += n;
     }
     if (header < sizeof out) {
@@ -232,7 +253,10 @@ static uint64_t serve_entry(struct entry *e) {
     memcpy(start, &h, sizeof h);
     memcpy(start + sizeof h, e->headers.op_in, op);
     struct fuse_buf buf = { .size = h.len, .mem = start };
+    e->data_in_place = 0;
+    serving_read = h.opcode == FUSE_READ ? e : NULL;
     e->t->serve(e->t->se, &buf, e->ch);
+    serving_read = NULL;
     if (!e->replied) {
         reply_error(e, h.unique, EIO); /* the kernel waits for an answer to every request it sends here */
     }

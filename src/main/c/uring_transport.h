@@ -32,6 +32,8 @@ int sqliteos_uring_start(struct fuse_session *se, int fd, size_t payload_size, s
                          sqliteos_attach_fn attach);
 /* Whether io_uring workers serve the requests. */
 int sqliteos_uring_active(void);
+/* Where a READ served by this io_uring worker may put its reply's data (see uring_transport.c), or NULL. */
+void *sqliteos_uring_read_buffer(size_t size);
 /* Ends the io_uring workers, after the request each is serving. */
 void sqliteos_uring_stop(void);
 

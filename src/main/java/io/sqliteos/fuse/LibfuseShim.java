@@ -43,8 +43,10 @@ final class LibfuseShim {
     private static final String NODE_PAGES_SYMBOL = "sqliteos_keep_node_pages";
     private static final String URING_ALLOW_SYMBOL = "sqliteos_uring_allow";
     private static final String URING_ACTIVE_SYMBOL = "sqliteos_uring_active";
+    private static final String URING_READ_BUFFER_SYMBOL = "sqliteos_uring_read_buffer";
     private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
+    private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
     private static final CallContext FILL_DIR_CALL =
             new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
     private static final CallContext POINTER_OF_POINTER_AND_SIZE = new CallContext(Type.POINTER, Type.POINTER, Type.UINT64);
@@ -61,7 +63,7 @@ final class LibfuseShim {
     private static volatile long discardingFiller; // the same
     private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
     private static volatile long keepNodePages; // the same
-    private static volatile long uringAllow, uringActive; // the same
+    private static volatile long uringAllow, uringActive, uringReadBuffer; // the same
 
     private LibfuseShim() {}
 
@@ -164,6 +166,17 @@ final class LibfuseShim {
         return fn != 0 && Invoker.getInstance().invokeI0(INT_OF_NOTHING, fn) != 0;
     }
 
+    /**
+     * Where the READ this thread serves may put its reply's data, at most
+     * {@code size} bytes, when it came through io_uring: the ring entry's own
+     * buffer, which the reply then sends as it is. 0 otherwise. Who takes it
+     * must reply with just the bytes it put there, or with an error.
+     */
+    static long uringReadBuffer(long size) {
+        long fn = uringReadBuffer;
+        return fn == 0 ? 0 : Invoker.getInstance().invokeN1(LONG_OF_SIZE, fn, size);
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -189,6 +202,7 @@ final class LibfuseShim {
                 keepNodePages = lib.getSymbolAddress(NODE_PAGES_SYMBOL);
                 uringAllow = lib.getSymbolAddress(URING_ALLOW_SYMBOL);
                 uringActive = lib.getSymbolAddress(URING_ACTIVE_SYMBOL);
+                uringReadBuffer = lib.getSymbolAddress(URING_READ_BUFFER_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

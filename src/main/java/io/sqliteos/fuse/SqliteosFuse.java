@@ -381,7 +381,9 @@ public final class SqliteosFuse extends FuseStubFS {
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         return run("read", path, () -> {
             if (size >= LENT_READ_BYTES && LentMemory.available()) {
-                LentMemory.lend(buf.address(), size);
+                // through io_uring, straight into the ring's buffer, which the reply then sends as it is
+                long ring = LibfuseShim.uringReadBuffer(size);
+                LentMemory.lend(ring != 0 ? ring : buf.address(), size);
                 try {
                     return fs.readIntoLent(caller(), fh(fi), (int) size, offset);
                 } finally {
