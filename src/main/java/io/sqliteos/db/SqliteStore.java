@@ -869,41 +869,46 @@ final class SqliteStore implements Store {
     @Override
     public void putWholeBlocks(long ino, long first, int count, int blockSize, byte[] src, int srcPos) {
         int bytes = count * blockSize;
-        try {
-            // One statement cuts the blocks out of one bound run: a 1 MiB write is one
-            // execution instead of 64, and Java copies no block. An existing block is
-            // updated (in place, page by page), a hole inserted.
-            PreparedStatement ps = sql("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)"
-                    + " INSERT INTO extent (key, ino, offset, data)"
-                    + " SELECT ?2 + i, ?3, ?4 + i * ?5, substr(?6, i * ?5 + 1, ?5) FROM n WHERE true"
-                    + " ON CONFLICT (key) DO UPDATE SET data = excluded.data");
-            ps.setInt(1, count);
-            ps.setLong(2, blockKey(ino, first));
-            ps.setLong(3, ino);
-            ps.setLong(4, first * blockSize);
-            ps.setInt(5, blockSize);
-            ps.setBytes(6, srcPos == 0 && src.length == bytes ? src : java.util.Arrays.copyOfRange(src, srcPos, srcPos + bytes));
-            ps.executeUpdate();
-            dataBytesWritten += bytes;
-        } catch (SQLException e) {
-            throw StoreException.wrap(e);
-        }
+        byte[] run = srcPos == 0 && src.length == bytes ? src : java.util.Arrays.copyOfRange(src, srcPos, srcPos + bytes);
+        upsertWholeBlocks(UPSERT_BOUND_BLOCKS, ino, first, count, blockSize, ps -> ps.setBytes(6, run));
     }
 
     @Override
     public void putWholeLentBlocks(long ino, long first, int count, int blockSize, int lentPos) {
+        upsertWholeBlocks(UPSERT_LENT_BLOCKS, ino, first, count, blockSize, ps -> ps.setInt(6, lentPos));
+    }
+
+    /** Binds the parameter a block's bytes come from (?6). */
+    @FunctionalInterface
+    private interface SourceBinding {
+        void bind(PreparedStatement ps) throws SQLException;
+    }
+
+    /**
+     * One statement for a run of whole blocks: a 1 MiB write is one execution
+     * instead of 64, and Java copies no block. An existing block is updated (in
+     * place, page by page), a hole inserted. {@code blockBytes} gives block i of
+     * the run (counted from 0, each ?5 bytes long) from parameter ?6.
+     */
+    private static String upsertWholeBlocksSql(String blockBytes) {
+        return "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)"
+                + " INSERT INTO extent (key, ino, offset, data)"
+                + " SELECT ?2 + i, ?3, ?4 + i * ?5, " + blockBytes + " FROM n WHERE true"
+                + " ON CONFLICT (key) DO UPDATE SET data = excluded.data";
+    }
+
+    private static final String UPSERT_BOUND_BLOCKS = upsertWholeBlocksSql("substr(?6, i * ?5 + 1, ?5)");
+    private static final String UPSERT_LENT_BLOCKS = upsertWholeBlocksSql("sqliteos_lent_bytes(?6 + i * ?5, ?5)");
+
+    private void upsertWholeBlocks(String upsert, long ino, long first, int count, int blockSize, SourceBinding source) {
         try {
-            // as putWholeBlocks, with the bytes read by SQLite from the request's buffer
-            PreparedStatement ps = sql("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)"
-                    + " INSERT INTO extent (key, ino, offset, data)"
-                    + " SELECT ?2 + i, ?3, ?4 + i * ?5, sqliteos_lent_bytes(?6 + i * ?5, ?5) FROM n WHERE true"
-                    + " ON CONFLICT (key) DO UPDATE SET data = excluded.data");
+            PreparedStatement ps = sql(upsert);
             ps.setInt(1, count);
             ps.setLong(2, blockKey(ino, first));
             ps.setLong(3, ino);
             ps.setLong(4, first * blockSize);
             ps.setInt(5, blockSize);
-            ps.setInt(6, lentPos);
+            source.bind(ps);
             ps.executeUpdate();
             dataBytesWritten += (long) count * blockSize;
         } catch (SQLException e) {
