@@ -337,7 +337,7 @@ static void pin_to_queue(struct entry *e) {
  * cost tens of microseconds, a large read hundreds.
  */
 static int move_off_queue(struct entry *e) {
-    int processors = get_nprocs_conf();
+    int processors = e->t->queue_count; /* one queue per possible processor */
     if (processors < 2) {
         return 0;
     }
