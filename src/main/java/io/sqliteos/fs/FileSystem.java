@@ -1035,7 +1035,8 @@ public final class FileSystem {
             int srcPos = (int) (blockStart + from - offset);
             int stored = lengths[(int) (index - first)]; // -1: a hole
             boolean whole = from == 0 && to == BlockLayout.BLOCK_SIZE;
-            int run = whole ? wholeBlocksFrom(index, last, end) : 1;
+            // the blocks from here that the write covers whole: up to the one its end falls in
+            int run = whole ? (int) (BlockLayout.index(end) - index) : 1;
             if (run > 1) {
                 long delta = 0;
                 for (int k = 0; k < run; k++) {
@@ -1077,15 +1078,6 @@ public final class FileSystem {
         }
         s.addUsedBytes(grown);
         return grown;
-    }
-
-    /** How many blocks from {@code index} (at most to {@code last}) a write ending at {@code end} covers whole. */
-    private static int wholeBlocksFrom(long index, long last, long end) {
-        int run = 1;
-        while (index + run <= last && BlockLayout.start(index + run + 1) <= end) {
-            run++;
-        }
-        return run;
     }
 
     public void fsync(Caller c, long fh) {

@@ -403,27 +403,15 @@ public final class SqliteosFuse extends FuseStubFS {
             if (size >= LENT_WRITE_BYTES && LentMemory.available()) {
                 LentMemory.lend(buf.address(), size);
                 try {
-                    return fs.writeFromLent(caller(), fh(fi), (int) size, offset, () -> {
-                        byte[] data = requestBuffer(size);
-                        buf.get(0, data, 0, (int) size);
-                        return data;
-                    });
+                    return fs.writeFromLent(caller(), fh(fi), (int) size, offset, () -> bytesOf(buf, size));
                 } finally {
                     LentMemory.takeBack();
                 }
             }
-            byte[] data = requestBuffer(size);
-            buf.get(0, data, 0, (int) size);
-            return fs.write(caller(), fh(fi), data, (int) size, offset);
+            return fs.write(caller(), fh(fi), bytesOf(buf, size), (int) size, offset);
         });
     }
 
-    /**
-     * Each FUSE thread's buffer for the data of one read or write, which the
-     * file system never keeps. It grows to the largest request the thread has
-     * served, up to {@link FuseMount#MAX_REQUEST_BYTES}: a thread that serves
-     * only small ones keeps a small one.
-     */
     /**
      * Reads from this size up go from SQLite straight into the request's buffer
      * (lent to SQL), not through arrays: a large read's bytes were copied three
@@ -434,7 +422,20 @@ public final class SqliteosFuse extends FuseStubFS {
     /** Writes from this size up cover whole blocks, which SQLite takes straight from the request's buffer. */
     private static final long LENT_WRITE_BYTES = 32 * 1024;
 
+    /**
+     * Each FUSE thread's buffer for the data of one read or write, which the
+     * file system never keeps. It grows to the largest request the thread has
+     * served, up to {@link FuseMount#MAX_REQUEST_BYTES}: a thread that serves
+     * only small ones keeps a small one.
+     */
     private static final ThreadLocal<byte[]> REQUEST_BUFFERS = ThreadLocal.withInitial(() -> new byte[128 * 1024]);
+
+    /** The {@code size} bytes of a write's request, in this thread's buffer. */
+    private static byte[] bytesOf(Pointer buf, long size) {
+        byte[] data = requestBuffer(size);
+        buf.get(0, data, 0, (int) size);
+        return data;
+    }
 
     private static byte[] requestBuffer(long size) {
         byte[] b = REQUEST_BUFFERS.get();
