@@ -7,6 +7,11 @@
  * packs many entries into one buffer and calls sqliteos_fill_dir, which calls
  * the filler for each of them here.
  *
+ * Every entry goes with its offset, so libfuse asks the daemon for each part
+ * of a listing as the kernel reads it, instead of taking the whole listing
+ * with the first request: the daemon can answer the first request at once
+ * and list the rest meanwhile.
+ *
  * The packed layout is packed_entry.h's.
  */
 #include <stdint.h>
@@ -19,12 +24,12 @@
 typedef int (*fill_dir_fn)(void *buf, const char *name, const struct stat *st, off_t off);
 
 /*
- * Passes each packed entry of [packed, packed + length) to the filler, with
- * offset 0 (libfuse then keeps the whole listing). Returns how many entries
- * the filler took; fewer than were packed when it refused one (it does so only
- * when out of memory).
+ * Passes each packed entry of [packed, packed + length) to the filler, the
+ * first with offset first_offset, each next one with the offset after. Returns
+ * how many entries the filler took; fewer than were packed once the reply is
+ * full.
  */
-long sqliteos_fill_dir(fill_dir_fn filler, void *buf, const unsigned char *packed, long length) {
+long sqliteos_fill_dir(fill_dir_fn filler, void *buf, const unsigned char *packed, long length, int64_t first_offset) {
     struct stat st;
     memset(&st, 0, sizeof st);
     long taken = 0;
@@ -40,7 +45,7 @@ long sqliteos_fill_dir(fill_dir_fn filler, void *buf, const unsigned char *packe
         }
         st.st_ino = ino;
         st.st_mode = mode;
-        if (filler(buf, (const char *) packed + at + PACKED_HEADER, &st, 0) != 0) {
+        if (filler(buf, (const char *) packed + at + PACKED_HEADER, &st, (off_t) (first_offset + taken)) != 0) {
             break;
         }
         taken++;

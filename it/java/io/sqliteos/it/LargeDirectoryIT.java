@@ -114,6 +114,85 @@ class LargeDirectoryIT {
     }
 
     /**
+     * A listing long enough to take several replies, and pages of the daemon's
+     * listing, returns to every position telldir gave, also once it has reached
+     * its end; rewinddir starts it over and shows what changed meanwhile.
+     */
+    @Test
+    void telldirPositionsResumeTheListingEvenAfterItsEnd() throws Exception {
+        Path dir = fs.path("positions");
+        Files.createDirectory(dir);
+        int count = 5_000;
+        for (int i = 0; i < count; i++) {
+            assertThat(Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0)).isZero();
+        }
+        try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
+            java.util.List<Long> positions = new java.util.ArrayList<>();
+            java.util.List<String> names = new java.util.ArrayList<>();
+            for (long at = d.tell(); ; at = d.tell()) {
+                String n = d.next();
+                if (n == null) {
+                    break;
+                }
+                positions.add(at);
+                names.add(n);
+            }
+            assertThat(names).hasSize(count + 2).doesNotHaveDuplicates();
+            assertThat(d.next()).as("still at the end").isNull();
+            for (int k : new int[] {names.size() - 1, 0, 1, 2, 1023, 1024, 1025, 2049, 3000, names.size() / 2}) {
+                d.seek(positions.get(k));
+                assertThat(d.next()).as("the entry at position %d of the listing", k).isEqualTo(names.get(k));
+                assertThat(d.next()).as("and the one after it").isEqualTo(k + 1 < names.size() ? names.get(k + 1) : null);
+            }
+            assertThat(Sys.unlink(dir.resolve(name(7)))).isZero();
+            assertThat(Sys.mknod(dir.resolve("new-entry"), Sys.S_IFREG | 0644, 0)).isZero();
+            d.rewind();
+            java.util.Set<String> again = new java.util.HashSet<>();
+            for (String n = d.next(); n != null; n = d.next()) {
+                assertThat(again.add(n)).as("listed twice: %s", n).isTrue();
+            }
+            assertThat(again).hasSize(count + 2).contains("new-entry").doesNotContain(name(7));
+        }
+    }
+
+    /**
+     * Entries that stay in a directory throughout a listing are listed exactly
+     * once, however the directory changes between the listing's replies.
+     */
+    @Test
+    void entriesThatStayAreListedOnceWhileOthersComeAndGo() throws Exception {
+        Path dir = fs.path("changing");
+        Files.createDirectory(dir);
+        int count = 6_000;
+        for (int i = 0; i < count; i++) {
+            assertThat(Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0)).isZero();
+        }
+        java.util.Map<String, Integer> seen = new java.util.HashMap<>();
+        try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
+            int read = 0;
+            for (String n = d.next(); n != null; n = d.next()) {
+                seen.merge(n, 1, Integer::sum);
+                if (++read % 500 == 0) { // between replies: names before and after the listing's place go and come
+                    int k = read / 500;
+                    assertThat(Sys.unlink(dir.resolve(name(k * 3)))).isZero();
+                    assertThat(Sys.unlink(dir.resolve(name(count - k * 7)))).isZero();
+                    assertThat(Sys.mknod(dir.resolve("a-" + k), Sys.S_IFREG | 0644, 0)).isZero();
+                    assertThat(Sys.mknod(dir.resolve("zz-" + k), Sys.S_IFREG | 0644, 0)).isZero();
+                }
+            }
+        }
+        java.util.Set<String> stayed = new java.util.HashSet<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("entry-")).forEach(stayed::add);
+        }
+        assertThat(stayed).hasSizeGreaterThan(count - 40);
+        for (String n : stayed) {
+            assertThat(seen.get(n)).as("times %s was listed", n).isEqualTo(1);
+        }
+        assertThat(seen.values()).allMatch(times -> times == 1);
+    }
+
+    /**
      * libfuse keeps a node per name the kernel knows, on pages the daemon
      * keeps and hands out again once their nodes are freed (node_pages.c).
      * Thirty thousand names forgotten at once free more pages than are kept,

@@ -106,6 +106,12 @@ public final class Sys {
         jnr.ffi.Pointer readdir(jnr.ffi.Pointer dir);
 
         int closedir(jnr.ffi.Pointer dir);
+
+        long telldir(jnr.ffi.Pointer dir);
+
+        void seekdir(jnr.ffi.Pointer dir, long position);
+
+        void rewinddir(jnr.ffi.Pointer dir);
     }
 
     private static final LibC C = LibraryLoader.create(LibC.class).load("c");
@@ -272,6 +278,41 @@ public final class Sys {
             }
             return entries;
         } finally {
+            C.closedir(dir);
+        }
+    }
+
+    /** A directory open for readdir(3), telldir(3) and seekdir(3). */
+    public static final class OpenDirectory implements AutoCloseable {
+        private final jnr.ffi.Pointer dir;
+
+        public OpenDirectory(Path p) {
+            dir = C.opendir(s(p));
+            if (dir == null) {
+                throw new AssertionError("opendir failed with errno " + RUNTIME.getLastError());
+            }
+        }
+
+        /** The next name, or null at the end. */
+        public String next() {
+            jnr.ffi.Pointer e = C.readdir(dir);
+            return e == null ? null : e.getString(19, 256, StandardCharsets.UTF_8);
+        }
+
+        public long tell() {
+            return C.telldir(dir);
+        }
+
+        public void seek(long position) {
+            C.seekdir(dir, position);
+        }
+
+        public void rewind() {
+            C.rewinddir(dir);
+        }
+
+        @Override
+        public void close() {
             C.closedir(dir);
         }
     }

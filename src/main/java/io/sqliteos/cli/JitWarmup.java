@@ -211,9 +211,7 @@ final class JitWarmup {
     /** Lists a directory the way a mount does. */
     private static void list(FileSystem fs, Caller c, String dir) {
         long dh = fs.opendir(c, dir);
-        DirectoryFill listing = DirectoryFill.discarding();
-        fs.readdir(c, dir, dh, listing);
-        listing.finish();
+        fs.readdir(c, dir, dh, 0, DirectoryFill.discarding());
         fs.releasedir(c, dh);
     }
 

@@ -39,6 +39,16 @@ public final class PackedEntries {
         return name;
     }
 
+    /** The name of the last entry of {@code packed}, which holds at least one. */
+    public static byte[] lastName(byte[] packed) {
+        ByteBuffer b = view(packed);
+        int at = 0;
+        for (int next = entryLength(b, 0); next < packed.length; next += entryLength(b, next)) {
+            at = next;
+        }
+        return name(b, at);
+    }
+
     /** Passes the entry at {@code at} to {@code sink} on its own. */
     public static void passOne(ByteBuffer packed, int at, Store.EntrySink sink) {
         sink.accept(name(packed, at), packed.getLong(at + INO), packed.getInt(at + TYPE));
@@ -50,7 +60,7 @@ public final class PackedEntries {
     }
 
     /** Passes each packed entry to {@code sink} on its own. */
-    static void forEach(byte[] packed, Store.EntrySink sink) {
+    public static void forEach(byte[] packed, Store.EntrySink sink) {
         ByteBuffer b = view(packed);
         for (int at = 0; at < packed.length; at += entryLength(b, at)) {
             passOne(b, at, sink);

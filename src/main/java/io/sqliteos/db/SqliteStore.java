@@ -645,13 +645,9 @@ final class SqliteStore implements Store {
     }
 
     @Override
-    public void listDirectory(long dir, EntrySink sink) {
+    public byte[] listDirectory(long dir, byte[] after, int pages, EntrySink sink) {
         try {
-            if (SqliteExtension.packsEntries()) {
-                listPacked(dir, sink);
-            } else {
-                listRowByRow(dir, sink);
-            }
+            return SqliteExtension.packsEntries() ? listPacked(dir, after, pages, sink) : listRowByRow(dir, after, pages, sink);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
@@ -659,28 +655,26 @@ final class SqliteStore implements Store {
 
     /**
      * Lists in pages of entries packed by SQLite, one native call per page
-     * instead of three per entry. A page is the names after the last one of the
-     * page before, up to the {@link PackedEntries#PAGE}th, which a walk of the
-     * index finds first: packed from a subquery with a LIMIT, every name would
-     * be copied once more, and the listing took twice as long (a single page
-     * is packed that way: see {@link #listWithinOnePage}). All pages run in
-     * the caller's read, so they see one snapshot.
+     * instead of three per entry. The first page comes from one statement that
+     * packs up to one entry more than a page: most directories end within it.
+     * Each further page is the names after the last one of the page before, up
+     * to the {@link PackedEntries#PAGE}th, which a walk of the index finds
+     * first: packed from a subquery with a LIMIT, every name would be copied
+     * once more, and the listing took twice as long. All pages run in the
+     * caller's read, so they see one snapshot.
      */
-    void listPacked(long dir, EntrySink sink) throws SQLException {
-        if (listWithinOnePage(dir, sink)) {
-            return;
-        }
+    byte[] listPacked(long dir, byte[] after, int pages, EntrySink sink) throws SQLException {
+        byte[] last = listFirstPage(dir, after, sink);
         PreparedStatement pageEnd = sql("SELECT name FROM dirent WHERE parent = ? AND name > CAST(? AS TEXT)"
                 + " ORDER BY name LIMIT 1 OFFSET " + (PackedEntries.PAGE - 1));
         PreparedStatement page = sql("SELECT " + SqliteExtension.PACKED_ENTRIES + "(name, ino, type) FROM dirent"
                 + " WHERE parent = ? AND name > CAST(? AS TEXT) AND name <= CAST(? AS TEXT)");
         PreparedStatement rest = sql("SELECT " + SqliteExtension.PACKED_ENTRIES + "(name, ino, type) FROM dirent"
                 + " WHERE parent = ? AND name > CAST(? AS TEXT)");
-        byte[] after = new byte[0];
-        while (true) {
+        for (int listed = 1; last != null && listed < pages; listed++) {
+            after = last;
             pageEnd.setLong(1, dir);
             pageEnd.setBytes(2, after);
-            byte[] last;
             try (ResultSet rs = pageEnd.executeQuery()) {
                 last = rs.next() ? rs.getBytes(1) : null;
             }
@@ -701,47 +695,54 @@ final class SqliteStore implements Store {
                     sink.acceptPacked(packed);
                 }
             }
-            if (last == null) {
-                return;
-            }
-            after = last;
         }
+        return last;
     }
 
     /**
-     * Lists a directory of at most a page of entries in one statement (most
-     * directories are): it packs up to one entry more than a page, and that
-     * entry tells a larger directory, which is then listed page by page from
-     * its start, and nothing is passed on. False for a larger directory.
+     * Passes up to a page and one entry after {@code after} in one statement;
+     * returns the last name passed when there were that many, else null.
      */
-    private boolean listWithinOnePage(long dir, EntrySink sink) throws SQLException {
+    private byte[] listFirstPage(long dir, byte[] after, EntrySink sink) throws SQLException {
         PreparedStatement ps = sql("SELECT " + SqliteExtension.PACKED_ENTRIES + "(name, ino, type), count(*) FROM"
-                + " (SELECT name, ino, type FROM dirent WHERE parent = ? ORDER BY name LIMIT " + (PackedEntries.PAGE + 1) + ")");
+                + " (SELECT name, ino, type FROM dirent WHERE parent = ? AND name > CAST(? AS TEXT)"
+                + " ORDER BY name LIMIT " + (PackedEntries.PAGE + 1) + ")");
         ps.setLong(1, dir);
+        ps.setBytes(2, after);
         try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next() || rs.getInt(2) > PackedEntries.PAGE) {
-                return false;
+            if (!rs.next()) {
+                return null;
             }
             byte[] packed = rs.getBytes(1);
-            if (packed != null && packed.length > 0) {
-                sink.acceptPacked(packed);
+            if (packed == null || packed.length == 0) {
+                return null;
             }
-            return true;
+            sink.acceptPacked(packed);
+            return rs.getInt(2) > PackedEntries.PAGE ? PackedEntries.lastName(packed) : null;
         }
     }
 
     /** The listing without the extension (see {@link SqliteExtension}). */
-    void listRowByRow(long dir, EntrySink sink) throws SQLException {
+    byte[] listRowByRow(long dir, byte[] after, int pages, EntrySink sink) throws SQLException {
         // ino and type in one column: one native call fewer for each of many rows
         // (SQLite gives <<, >> and | one precedence, hence the parentheses)
-        PreparedStatement ps = sql("SELECT name, (ino << 4) | (type >> 12) FROM dirent WHERE parent = ? ORDER BY name");
+        PreparedStatement ps = sql("SELECT name, (ino << 4) | (type >> 12) FROM dirent"
+                + " WHERE parent = ? AND name > CAST(? AS TEXT) ORDER BY name LIMIT ?");
+        long limit = pages == Integer.MAX_VALUE ? -1 : (long) pages * PackedEntries.PAGE;
         ps.setLong(1, dir);
+        ps.setBytes(2, after);
+        ps.setLong(3, limit);
+        byte[] last = null;
+        long count = 0;
         try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 long inoAndType = rs.getLong(2);
-                sink.accept(rs.getBytes(1), inoAndType >>> 4, (int) (inoAndType & 0xF) << 12);
+                last = rs.getBytes(1);
+                count++;
+                sink.accept(last, inoAndType >>> 4, (int) (inoAndType & 0xF) << 12);
             }
         }
+        return count == limit ? last : null;
     }
 
     // --- file data ------------------------------------------------------------------

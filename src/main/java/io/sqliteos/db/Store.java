@@ -75,7 +75,17 @@ public interface Store extends MessageStore, AutoCloseable {
     long parentOf(long ino);
 
     /** Passes each entry of {@code dir} to {@code sink}, by name, within one read. */
-    void listDirectory(long dir, EntrySink sink);
+    default void listDirectory(long dir, EntrySink sink) {
+        listDirectory(dir, new byte[0], Integer.MAX_VALUE, sink);
+    }
+
+    /**
+     * Passes the entries of {@code dir} whose names sort after {@code after}
+     * (all of them after an empty name) to {@code sink}, by name: about
+     * {@code pages} pages of {@link PackedEntries#PAGE} entries at most.
+     * Returns the last name passed while more may follow, else null.
+     */
+    byte[] listDirectory(long dir, byte[] after, int pages, EntrySink sink);
 
     /**
      * Receives one directory entry: its name as stored (UTF-8), the inode, and

@@ -40,6 +40,7 @@ public final class FileSystem {
     private final StoreRouter router;
     private final long capacityBytes;
     private final OpenFiles openFiles = new OpenFiles();
+    private final DirectoryListings listings;
     private final java.util.Map<String, VirtualAttribute> virtualAttributes = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** File capabilities, which the kernel looks for before each write. */
@@ -53,6 +54,7 @@ public final class FileSystem {
     public FileSystem(StoreRouter router, long capacityBytes) {
         this.router = router;
         this.capacityBytes = capacityBytes;
+        this.listings = new DirectoryListings(router);
     }
 
     public long capacityBytes() {
@@ -478,6 +480,7 @@ public final class FileSystem {
     }
 
     public void releasedir(Caller c, long fh) {
+        listings.released(fh);
         release(c, fh);
     }
 
@@ -495,17 +498,48 @@ public final class FileSystem {
      */
     public void readdir(Caller c, String path, long fh, Store.EntrySink sink) {
         router.read(c, s -> {
-            long ino = fh > 0 ? openFiles.get(fh).ino() : resolve(s, path);
-            InodeRow dir = existing(s, ino);
-            if (!Mode.isDirectory(dir.mode)) {
-                throw new FsException(Errno.ENOTDIR, "not a directory: " + path);
-            }
-            sink.accept(DOT, ino, dir.mode);
-            long parent = ino == ROOT ? ROOT : parentDirectory(s, path, ino);
-            sink.accept(DOT_DOT, parent == 0 ? ino : parent, Mode.S_IFDIR);
-            s.listDirectory(ino, sink);
+            s.listDirectory(listHead(s, path, fh, sink), sink);
             return null;
         });
+    }
+
+    /**
+     * Passes the entries of the open directory {@code fh} from
+     * {@code position} on to {@code sink} ("." is 0, ".." 1, then the entries
+     * by name) until the sink is full or the listing ends. Position 0 lists
+     * afresh (opendir, rewinddir); any other resumes the handle's listing,
+     * which stays one listing until then. A directory of more than a page has
+     * its first page listed here and the rest on another thread, so that the
+     * first entries need not wait for the last.
+     */
+    public void readdir(Caller c, String path, long fh, long position, ListingSink sink) {
+        DirectoryListing listing = position == 0 ? null : listings.of(fh);
+        if (listing == null) {
+            listing = new DirectoryListing();
+            // a transaction's reads stay on its own connection: its listing is made here, whole
+            boolean restElsewhere = fh > 0 && !router.inTransaction(c);
+            DirectoryListing head = listing;
+            long[] dir = new long[1];
+            byte[] after = router.read(c, s -> {
+                dir[0] = listHead(s, path, fh, head);
+                return s.listDirectory(dir[0], new byte[0], restElsewhere ? 1 : Integer.MAX_VALUE, head);
+            });
+            listings.started(fh, listing, dir[0], after);
+        }
+        listing.serve(position, sink);
+    }
+
+    /** Checks that the listed inode is a directory and passes "." and "..": returns the inode. */
+    private long listHead(Store s, String path, long fh, Store.EntrySink sink) {
+        long ino = fh > 0 ? openFiles.get(fh).ino() : resolve(s, path);
+        InodeRow dir = existing(s, ino);
+        if (!Mode.isDirectory(dir.mode)) {
+            throw new FsException(Errno.ENOTDIR, "not a directory: " + path);
+        }
+        sink.accept(DOT, ino, dir.mode);
+        long parent = ino == ROOT ? ROOT : parentDirectory(s, path, ino);
+        sink.accept(DOT_DOT, parent == 0 ? ino : parent, Mode.S_IFDIR);
+        return ino;
     }
 
     /**

@@ -14,6 +14,12 @@ public interface StoreRouter {
     /** Runs {@code work} in a consistent read of the state the caller may see. */
     <T> T read(Caller caller, Function<Store, T> work);
 
+    /** True when the caller's reads belong to a transaction of its own, and so to no other thread. */
+    boolean inTransaction(Caller caller);
+
+    /** Runs {@code work} in a consistent read of the last committed state, on any thread. */
+    <T> T readCommitted(Function<Store, T> work);
+
     /** Runs {@code work} as one atomic change on behalf of the caller. */
     <T> T write(Caller caller, Function<Store, T> work);
 

@@ -48,7 +48,7 @@ final class LibfuseShim {
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
     private static final CallContext FILL_DIR_CALL =
-            new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64);
+            new CallContext(Type.SINT64, Type.POINTER, Type.POINTER, Type.POINTER, Type.SINT64, Type.SINT64);
     private static final CallContext POINTER_OF_POINTER_AND_SIZE = new CallContext(Type.POINTER, Type.POINTER, Type.UINT64);
     private static final CallContext INT_OF_POINTER_AND_INT = new CallContext(Type.SINT32, Type.POINTER, Type.SINT32);
     private static final CallContext INT_OF_POINTER = new CallContext(Type.SINT32, Type.POINTER);
@@ -96,14 +96,15 @@ final class LibfuseShim {
     /**
      * Passes {@code length} bytes of packed entries at {@code packed} (the
      * layout dir_fill.c describes) to libfuse's directory filler {@code filler}
-     * for its buffer {@code buf}. Returns how many entries it took (none for
-     * filler 0).
+     * for its buffer {@code buf}, the first with offset {@code firstOffset} and
+     * each next with the one after. Returns how many entries it took (none for
+     * filler 0): fewer than were packed once the reply is full.
      */
-    static long fillDir(long filler, long buf, long packed, long length) {
+    static long fillDir(long filler, long buf, long packed, long length, long firstOffset) {
         if (filler == 0) {
             return 0;
         }
-        return Invoker.getInstance().invokeN4(FILL_DIR_CALL, fillDir, filler, buf, packed, length);
+        return Invoker.getInstance().invokeN5(FILL_DIR_CALL, fillDir, filler, buf, packed, length, firstOffset);
     }
 
     /** A filler for {@link #fillDir} that drops every entry, or 0 without the library. */

@@ -92,7 +92,7 @@ public final class SqliteosFuse extends FuseStubFS {
         if (LibfuseShim.fillsDirectories()) {
             // in place of jnr-fuse's readdir callback: this one keeps the filler a bare address
             fuseOperations.readdir.set((FuseCallbacks.ReaddirCallback) (path, buf, filler, offset, fi) ->
-                    readdirPacked(path, buf.address(), filler.address(), FuseFileInfo.of(fi)));
+                    readdirPacked(path, buf.address(), filler.address(), offset, FuseFileInfo.of(fi)));
         }
     }
 
@@ -504,12 +504,15 @@ public final class SqliteosFuse extends FuseStubFS {
         });
     }
 
-    /** Lists a directory into libfuse's buffer many entries per native call ({@link DirectoryFill}). */
-    private int readdirPacked(String path, long buf, long filler, FuseFileInfo fi) {
+    /**
+     * Lists a directory into libfuse's buffer from {@code offset} on, many
+     * entries per native call ({@link DirectoryFill}), each with its offset:
+     * libfuse then asks again for each next part, and an empty part ends the
+     * listing.
+     */
+    private int readdirPacked(String path, long buf, long filler, long offset, FuseFileInfo fi) {
         return run("readdir", path, () -> {
-            DirectoryFill fill = DirectoryFill.begin(filler, buf);
-            fs.readdir(caller(), path, fh(fi), fill);
-            fill.finish();
+            fs.readdir(caller(), path, fh(fi), offset, DirectoryFill.begin(filler, buf));
             return 0;
         });
     }

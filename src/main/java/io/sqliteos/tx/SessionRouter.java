@@ -39,6 +39,16 @@ public final class SessionRouter implements StoreRouter {
     }
 
     @Override
+    public boolean inTransaction(Caller caller) {
+        return transactions.find(caller) != null;
+    }
+
+    @Override
+    public <T> T readCommitted(Function<Store, T> work) {
+        return database.read(work);
+    }
+
+    @Override
     public <T> T write(Caller caller, Function<Store, T> work) {
         Transaction t = transactions.find(caller);
         return t != null ? transactions.run(t, true, work) : database.write(work);

@@ -54,6 +54,11 @@ class RowByRowListingTest {
 
         assertThat(rowByRow).hasSize(count).containsExactlyElementsOf(expected);
         assertThat(packed).containsExactlyElementsOf(rowByRow);
+        // a listing taken up a page at a time, each part after the name the part before ended with
+        List<Entry> rowByRowInParts = database.read(s -> listInParts(s, true));
+        List<Entry> packedInParts = database.read(s -> listInParts(s, false));
+        assertThat(rowByRowInParts).containsExactlyElementsOf(expected);
+        assertThat(packedInParts).containsExactlyElementsOf(expected);
     }
 
     @Test
@@ -63,19 +68,34 @@ class RowByRowListingTest {
     }
 
     private static List<Entry> list(Store s, boolean rowByRow) {
-        SqliteStore store = (SqliteStore) s;
         List<Entry> entries = new ArrayList<>();
-        Store.EntrySink sink = (name, ino, type) -> entries.add(new Entry(new String(name, StandardCharsets.UTF_8), ino, type));
-        try {
-            if (rowByRow) {
-                store.listRowByRow(ROOT, sink);
-            } else {
-                store.listPacked(ROOT, sink);
+        byte[] last = part((SqliteStore) s, rowByRow, new byte[0], Integer.MAX_VALUE, entries);
+        assertThat(last).as("a whole listing reaches the end").isNull();
+        return entries;
+    }
+
+    private static List<Entry> listInParts(Store s, boolean rowByRow) {
+        List<Entry> entries = new ArrayList<>();
+        int parts = 0;
+        for (byte[] after = new byte[0]; after != null; parts++) {
+            int before = entries.size();
+            after = part((SqliteStore) s, rowByRow, after, 1, entries);
+            assertThat(entries.size() - before).isBetween(1, PackedEntries.PAGE + 1);
+            if (after != null) {
+                assertThat(entries.get(entries.size() - 1).name()).isEqualTo(new String(after, StandardCharsets.UTF_8));
             }
+        }
+        assertThat(parts).isGreaterThan(2);
+        return entries;
+    }
+
+    private static byte[] part(SqliteStore store, boolean rowByRow, byte[] after, int pages, List<Entry> into) {
+        Store.EntrySink sink = (name, ino, type) -> into.add(new Entry(new String(name, StandardCharsets.UTF_8), ino, type));
+        try {
+            return rowByRow ? store.listRowByRow(ROOT, after, pages, sink) : store.listPacked(ROOT, after, pages, sink);
         } catch (SQLException e) {
             throw new AssertionError(e);
         }
-        return entries;
     }
 
     private static byte[] utf8(String s) {

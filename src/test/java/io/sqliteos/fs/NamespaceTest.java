@@ -2,6 +2,7 @@ package io.sqliteos.fs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -158,6 +159,54 @@ class NamespaceTest extends FsTestBase {
         assertThat(names).hasSize(count).contains("entry-0", "entry-99999", "entry-54321");
         assertThat(inodes).as("every entry is its own inode").hasSize(count);
         assertThat(stat("/big/entry-77777").size()).isZero();
+    }
+
+    @Test
+    void aListingTakenInPartsResumesAtEachPositionAndStartsAfreshAtZero() {
+        fs.mkdir(ROOT, "/parts", 0755);
+        int count = 3 * io.sqliteos.db.PackedEntries.PAGE + 17; // pages listed here and on a lister thread
+        for (int i = 0; i < count; i++) {
+            fs.mknod(ROOT, "/parts/entry-" + i, Mode.S_IFREG | 0644, 0);
+        }
+        long dh = fs.opendir(ROOT, "/parts");
+        List<String> whole = new java.util.ArrayList<>();
+        for (long position = 0; ; ) {
+            List<String> part = listPart(dh, position, 100);
+            if (part.isEmpty()) {
+                break;
+            }
+            whole.addAll(part);
+            position += part.size();
+        }
+        assertThat(whole).hasSize(count + 2).startsWith(".", "..").doesNotHaveDuplicates();
+        assertThat(whole.subList(2, whole.size())).isSorted();
+        // any position again, as a seekdir asks: the same entries, though the directory changed since
+        fs.unlink(ROOT, "/parts/" + whole.get(1500));
+        for (int position : new int[] {count + 1, 1, 1023, 1024, 1025, 2048, 2049, 1500}) {
+            assertThat(listPart(dh, position, 3)).as("from position %d", position)
+                    .isEqualTo(whole.subList(position, Math.min(position + 3, whole.size())));
+        }
+        assertThat(listPart(dh, count + 2, 3)).as("past the end").isEmpty();
+        // position 0 is a rewind: a fresh listing
+        List<String> afresh = listPart(dh, 0, count + 10);
+        assertThat(afresh).hasSize(count + 1).doesNotContain(whole.get(1500));
+        fs.releasedir(ROOT, dh);
+    }
+
+    /** The names of at most {@code room} entries of open directory {@code dh} from {@code position}. */
+    private List<String> listPart(long dh, long position, int room) {
+        List<String> names = new java.util.ArrayList<>();
+        fs.readdir(ROOT, null, dh, position, (packed, from, to, first) -> {
+            assertThat(first).isEqualTo(position + names.size());
+            java.nio.ByteBuffer b = io.sqliteos.db.PackedEntries.view(packed);
+            int taken = 0;
+            for (int at = from; at < to && names.size() < room; at += io.sqliteos.db.PackedEntries.entryLength(b, at)) {
+                names.add(new String(io.sqliteos.db.PackedEntries.name(b, at), StandardCharsets.UTF_8));
+                taken++;
+            }
+            return taken;
+        });
+        return names;
     }
 
     @Test

@@ -1,0 +1,89 @@
+package io.sqliteos.fs;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The listings of open directories by handle, and the threads that list the
+ * rest of a large directory while its first entries are being served.
+ *
+ * <p>Listing the whole of a directory of 100,000 entries before the first
+ * reply kept the process that lists it waiting for all of it; the kernel and
+ * the process, on another processor, can take in the first part meanwhile.
+ */
+final class DirectoryListings {
+
+    private static final Logger log = LoggerFactory.getLogger(DirectoryListings.class);
+
+    /** One per processor of this machine is plenty: each lists a whole directory at a time. */
+    private static final int LISTERS = 2;
+
+    private final StoreRouter router;
+    private final Map<Long, DirectoryListing> byHandle = new ConcurrentHashMap<>();
+    private final ThreadPoolExecutor listers;
+
+    DirectoryListings(StoreRouter router) {
+        this.router = router;
+        AtomicInteger number = new AtomicInteger();
+        this.listers = new ThreadPoolExecutor(LISTERS, LISTERS, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "sqliteos-lister-" + number.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        listers.allowCoreThreadTimeOut(true);
+    }
+
+    /** The listing of open directory {@code fh}, or null before its first. */
+    DirectoryListing of(long fh) {
+        return byHandle.get(fh);
+    }
+
+    /**
+     * Keeps {@code listing} as handle {@code fh}'s (none for fh 0), in place of
+     * the one before. When {@code after} is not null, the entries of
+     * {@code dir} after that name are still to come: they are listed in the
+     * background from the last committed state.
+     */
+    void started(long fh, DirectoryListing listing, long dir, byte[] after) {
+        if (after == null) {
+            listing.complete();
+        } else {
+            listing.flushSingle();
+            listers.execute(() -> listRest(listing, dir, after));
+        }
+        if (fh > 0) {
+            DirectoryListing before = byHandle.put(fh, listing);
+            if (before != null) {
+                before.abandon();
+            }
+        }
+    }
+
+    /** Handle {@code fh} is closed: its listing goes, and stops if still being made. */
+    void released(long fh) {
+        DirectoryListing listing = byHandle.remove(fh);
+        if (listing != null) {
+            listing.abandon();
+        }
+    }
+
+    private void listRest(DirectoryListing listing, long dir, byte[] after) {
+        try {
+            if (!listing.abandoned()) {
+                router.readCommitted(s -> s.listDirectory(dir, after, Integer.MAX_VALUE, listing));
+            }
+            listing.complete();
+        } catch (DirectoryListing.AbandonedException e) {
+            log.debug("listing of directory {} stopped: its handle is closed", dir);
+        } catch (RuntimeException e) {
+            log.warn("listing directory {} failed: {}", dir, e.toString());
+            listing.fail(e);
+        }
+    }
+}
