@@ -7,7 +7,8 @@ import java.util.function.LongSupplier;
  * A number that no inode of one database exceeds, shared by all its
  * connections and kept in memory: every insert raises it, and a delete or a
  * rollback leaves it an upper bound still. A create can so check the inode
- * budget without asking SQLite for {@code max(ino)} each time.
+ * budget without asking SQLite for {@code max(ino)} each time, and number a
+ * new inode without asking SQLite for the number it chose.
  */
 final class InodeCeiling {
 
@@ -21,6 +22,16 @@ final class InodeCeiling {
             c = ceiling.get();
         }
         return c;
+    }
+
+    /**
+     * A number for a new inode: above every one stored or handed out before.
+     * Numbers of inodes deleted since, or of inserts rolled back, are not
+     * handed out again.
+     */
+    long next(LongSupplier highestStored) {
+        get(highestStored);
+        return ceiling.incrementAndGet();
     }
 
     /** Notes an inode number just inserted. */

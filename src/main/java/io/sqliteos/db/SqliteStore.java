@@ -338,14 +338,13 @@ final class SqliteStore implements Store {
     @Override
     public long insertInode(InodeRow r) {
         try {
-            boolean numbered = r.ino > 0;
-            PreparedStatement ps = sql("INSERT INTO inode (ino, mode, uid, gid, nlink, size, alloc, atime_ns, mtime_ns, ctime_ns, rdev, target)"
-                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + (numbered ? "" : " RETURNING ino"));
-            if (numbered) {
-                ps.setLong(1, r.ino);
-            } else {
-                ps.setNull(1, java.sql.Types.INTEGER);
+            if (r.ino <= 0) {
+                // numbered here: INSERT ... RETURNING ino would build a table for its one row each time
+                r.ino = inodeCeiling.next(this::highestInode);
             }
+            PreparedStatement ps = sql("INSERT INTO inode (ino, mode, uid, gid, nlink, size, alloc, atime_ns, mtime_ns, ctime_ns, rdev, target)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            ps.setLong(1, r.ino);
             ps.setInt(2, r.mode);
             ps.setInt(3, r.uid);
             ps.setInt(4, r.gid);
@@ -357,14 +356,7 @@ final class SqliteStore implements Store {
             ps.setLong(10, r.ctimeNs);
             ps.setLong(11, r.rdev);
             ps.setBytes(12, r.target);
-            if (numbered) {
-                ps.executeUpdate();
-            } else {
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    r.ino = rs.getLong(1);
-                }
-            }
+            ps.executeUpdate();
             inodeCeiling.raise(r.ino);
             touchInode(r.ino, r);
             return r.ino;
@@ -457,7 +449,11 @@ final class SqliteStore implements Store {
 
     @Override
     public long inodeCeiling() {
-        return inodeCeiling.get(() -> singleLong("SELECT coalesce(max(ino), 0) FROM inode"));
+        return inodeCeiling.get(this::highestInode);
+    }
+
+    private long highestInode() {
+        return singleLong("SELECT coalesce(max(ino), 0) FROM inode");
     }
 
     private static long firstLong(PreparedStatement ps) throws SQLException {
