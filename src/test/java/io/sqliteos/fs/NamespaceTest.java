@@ -210,6 +210,17 @@ class NamespaceTest extends FsTestBase {
     }
 
     @Test
+    void aNewFileNeverTakesTheInodeNumberOfOneJustDeleted() {
+        fs.mknod(ROOT, "/first", Mode.S_IFREG | 0644, 0);
+        long first = stat("/first").ino();
+        fs.unlink(ROOT, "/first");
+        fs.mknod(ROOT, "/second", Mode.S_IFREG | 0644, 0);
+        fs.mkdir(ROOT, "/third", 0755);
+        assertThat(stat("/second").ino()).isGreaterThan(first);
+        assertThat(stat("/third").ino()).isGreaterThan(stat("/second").ino());
+    }
+
+    @Test
     void namesLongerThanNameMaxAreRefused() {
         String max = "n".repeat(255);
         String tooLong = "n".repeat(256);
