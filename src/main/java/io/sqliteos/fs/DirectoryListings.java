@@ -84,6 +84,10 @@ final class DirectoryListings {
         } catch (RuntimeException e) {
             log.warn("listing directory {} failed: {}", dir, e.toString());
             listing.fail(e);
+        } catch (Error e) {
+            // the request waiting for the rest must not wait for ever
+            listing.fail(new FsException(Errno.EIO, "listing directory " + dir + " failed: " + e));
+            throw e;
         }
     }
 }
