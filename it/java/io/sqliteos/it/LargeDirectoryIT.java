@@ -4,8 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,7 +45,7 @@ class LargeDirectoryIT {
         Path dir = fs.path("big");
         Files.createDirectory(dir);
         // mknod is the cheapest create (a lookup and one request); two callers keep both cores busy
-        java.util.stream.IntStream.range(0, ENTRIES).parallel().forEach(i -> {
+        IntStream.range(0, ENTRIES).parallel().forEach(i -> {
             int rc = Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0);
             assertThat(rc).as("mknod %s", name(i)).isZero();
         });
@@ -92,7 +98,7 @@ class LargeDirectoryIT {
         // fall at the boundaries of the daemon's pages and buffers
         String[] stems = {"a", "\u00e9t\u00e9", "\u65e5\u672c\u8a9e", "\ud83d\ude00", "long-" + "x".repeat(240)};
         int count = 3_000;
-        Map<String, Integer> types = new java.util.HashMap<>();
+        Map<String, Integer> types = new HashMap<>();
         for (int i = 0; i < count; i++) {
             String n = (stems[i % stems.length] + "-" + i);
             n = n.length() > 250 ? n.substring(n.length() - 250) : n;
@@ -123,12 +129,10 @@ class LargeDirectoryIT {
         Path dir = fs.path("positions");
         Files.createDirectory(dir);
         int count = 5_000;
-        for (int i = 0; i < count; i++) {
-            assertThat(Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0)).isZero();
-        }
+        makeEntries(dir, count);
         try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
-            java.util.List<Long> positions = new java.util.ArrayList<>();
-            java.util.List<String> names = new java.util.ArrayList<>();
+            List<Long> positions = new ArrayList<>();
+            List<String> names = new ArrayList<>();
             for (long at = d.tell(); ; at = d.tell()) {
                 String n = d.next();
                 if (n == null) {
@@ -147,7 +151,7 @@ class LargeDirectoryIT {
             assertThat(Sys.unlink(dir.resolve(name(7)))).isZero();
             assertThat(Sys.mknod(dir.resolve("new-entry"), Sys.S_IFREG | 0644, 0)).isZero();
             d.rewind();
-            java.util.Set<String> again = new java.util.HashSet<>();
+            Set<String> again = new HashSet<>();
             for (String n = d.next(); n != null; n = d.next()) {
                 assertThat(again.add(n)).as("listed twice: %s", n).isTrue();
             }
@@ -164,10 +168,8 @@ class LargeDirectoryIT {
         Path dir = fs.path("changing");
         Files.createDirectory(dir);
         int count = 6_000;
-        for (int i = 0; i < count; i++) {
-            assertThat(Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0)).isZero();
-        }
-        java.util.Map<String, Integer> seen = new java.util.HashMap<>();
+        makeEntries(dir, count);
+        Map<String, Integer> seen = new HashMap<>();
         try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
             int read = 0;
             for (String n = d.next(); n != null; n = d.next()) {
@@ -181,7 +183,7 @@ class LargeDirectoryIT {
                 }
             }
         }
-        java.util.Set<String> stayed = new java.util.HashSet<>();
+        Set<String> stayed = new HashSet<>();
         try (Stream<Path> s = Files.list(dir)) {
             s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("entry-")).forEach(stayed::add);
         }
@@ -233,6 +235,13 @@ class LargeDirectoryIT {
         Files.writeString(fs.path("forget.py"), script);
         assertThat(fs.sh("python3 forget.py && rmdir forgotten && rm forget.py").ok().stdout())
                 .as("files whose name led elsewhere, and names left").isEqualTo("0 [] 0\n");
+    }
+
+    /** Makes empty files {@code name(0)} to {@code name(count - 1)} in {@code dir}. */
+    private static void makeEntries(Path dir, int count) {
+        for (int i = 0; i < count; i++) {
+            assertThat(Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0)).as("mknod %s", name(i)).isZero();
+        }
     }
 
     private static String name(int i) {

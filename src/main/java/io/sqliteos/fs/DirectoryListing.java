@@ -126,6 +126,7 @@ final class DirectoryListing implements Store.EntrySink {
         while (true) {
             byte[] page;
             long first;
+            long end;
             synchronized (this) {
                 while (position >= size && !complete) {
                     try {
@@ -144,13 +145,14 @@ final class DirectoryListing implements Store.EntrySink {
                 int index = pageOf(position);
                 page = pages.get(index);
                 first = firstPositions.get(index);
+                end = index + 1 < firstPositions.size() ? firstPositions.get(index + 1) : size;
             }
             ByteBuffer b = PackedEntries.view(page);
             int from = 0;
             for (long p = first; p < position; p++) {
                 from += PackedEntries.entryLength(b, from);
             }
-            int offered = countFrom(b, page.length, from);
+            int offered = (int) (end - position);
             int taken = sink.take(page, from, page.length, position);
             passedAny |= taken > 0;
             if (taken < offered) {
@@ -158,14 +160,6 @@ final class DirectoryListing implements Store.EntrySink {
             }
             position += taken;
         }
-    }
-
-    private static int countFrom(ByteBuffer b, int length, int from) {
-        int count = 0;
-        for (int at = from; at < length; at += PackedEntries.entryLength(b, at)) {
-            count++;
-        }
-        return count;
     }
 
     /** The index of the page holding {@code position}, which is listed. Lock held. */
