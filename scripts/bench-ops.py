@@ -81,13 +81,17 @@ def mkdirp(d, branches, depth):
     shutil.rmtree(root)
 
 
-def readdir(d, n):
-    """Listing of one directory of n entries, cold (after dropping caches): the
-    median of three listings, since the entries take some systems minutes to make."""
+def readdir_make(d, n):
+    """A directory of n entries to list: made once, since it takes some systems minutes."""
     big = os.path.join(d, "big")
     os.mkdir(big)
     for i in range(n):
         os.close(os.open(os.path.join(big, f"entry-{i:07d}"), os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def readdir_list(d, n):
+    """Listing of that directory, cold (after dropping caches): the median of three listings."""
+    big = os.path.join(d, "big")
     rates = []
     for _ in range(3):
         drop_caches()
@@ -102,7 +106,10 @@ def readdir(d, n):
             raise SystemExit(f"readdir saw {count[0]} entries, expected {n}")
         rates.append(n / elapsed)
     emit("readdir", sorted(rates)[1], "entries/s")
-    subprocess.run(["rm", "-rf", big], check=True)
+
+
+def readdir_rm(d):
+    subprocess.run(["rm", "-rf", os.path.join(d, "big")], check=True)
 
 
 # --- sequential ---------------------------------------------------------------------
@@ -328,8 +335,12 @@ def main():
         meta(args[0], int(args[1]))
     elif cmd == "mkdirp":
         mkdirp(args[0], int(args[1]), int(args[2]))
-    elif cmd == "readdir":
-        readdir(args[0], int(args[1]))
+    elif cmd == "readdir-make":
+        readdir_make(args[0], int(args[1]))
+    elif cmd == "readdir-list":
+        readdir_list(args[0], int(args[1]))
+    elif cmd == "readdir-rm":
+        readdir_rm(args[0])
     elif cmd == "seq":
         seq(args[0], int(args[1]))
     elif cmd == "rm":
