@@ -51,6 +51,36 @@ class BatchedWritesIT {
         assertThat(fsck.exitCode()).as(fsck.stdout() + fsck.stderr()).isZero();
     }
 
+    /**
+     * The space in use, which a batch writes once as it commits, matches what
+     * the files and attributes hold after writes that grow, shrink, free and
+     * fail in quick succession; and it all comes back when they go.
+     */
+    @Test
+    void theSpaceInUseMatchesTheStoredBytesAfterABurstOfChanges() throws Exception {
+        long usedBefore = usedBlocks();
+        fs.sh("mkdir space && cd space"
+                + " && for i in $(seq 1 60); do head -c $((i * 1500)) /dev/urandom > f$i; done"
+                + " && for i in $(seq 1 2 59); do rm f$i; done"
+                + " && truncate -s 100 f2 && truncate -s 300000 f4 && cat f6 >> f8 && cp f10 f61"
+                + " && setfattr -n user.note -v 0123456789abcdef f12"
+                + " && (setfattr -n user.big -v \"$(head -c 70000 /dev/zero | tr '\\0' x)\" f14 2>/dev/null || true)"
+                + " && (mkdir f16 2>/dev/null || true) && (cat /dev/null > f18/x 2>/dev/null || true)"
+                + " && dd if=/dev/urandom of=f20 bs=4096 seek=100 count=3 conv=notrunc status=none").ok();
+        MountedFs.Result fsck = MountedFs.cli("fsck", "--mount", fs.root().toString());
+        assertThat(fsck.exitCode()).as(fsck.stdout() + fsck.stderr()).isZero();
+        assertThat(usedBlocks()).isGreaterThan(usedBefore);
+        fs.sh("rm -r space").ok();
+        fsck = MountedFs.cli("fsck", "--mount", fs.root().toString());
+        assertThat(fsck.exitCode()).as(fsck.stdout() + fsck.stderr()).isZero();
+        assertThat(usedBlocks()).isEqualTo(usedBefore);
+    }
+
+    private static long usedBlocks() throws Exception {
+        String[] f = fs.sh("stat -f -c '%b %f' .").ok().stdout().trim().split(" ");
+        return Long.parseLong(f[0]) - Long.parseLong(f[1]);
+    }
+
     @Test
     void aSnapshotHoldsEveryWriteThatReturned(@TempDir Path work) throws Exception {
         fs.sh("mkdir snap && echo one > snap/a && echo two > snap/b && mv snap/b snap/c").ok();

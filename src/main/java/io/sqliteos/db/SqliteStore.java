@@ -59,6 +59,14 @@ final class SqliteStore implements Store {
      * read: a batch of writes asks for it at every write. -1 when unknown.
      */
     private long knownUsedBytes = -1;
+    /**
+     * The writer's changes to used_bytes during a batch, written once when the
+     * batch commits rather than by an UPDATE in each step: the released
+     * steps', and the open step's, which its undo drops.
+     */
+    private long batchUsedBytes;
+    private long stepUsedBytes;
+    private boolean inStep;
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
             InodeCeiling inodeCeiling, boolean sharesCaches) {
@@ -142,6 +150,7 @@ final class SqliteStore implements Store {
         }
         Outcome outcome = Outcome.UNCERTAIN;
         try {
+            writeBatchUsedBytes();
             control("COMMIT");
             outcome = Outcome.COMMITTED;
         } finally {
@@ -177,6 +186,9 @@ final class SqliteStore implements Store {
     private void endTransaction(Outcome outcome) {
         inTransaction = false;
         knownUsedBytes = -1;
+        batchUsedBytes = 0;
+        stepUsedBytes = 0;
+        inStep = false;
         writing = false;
         seenEpoch = -1;
         seenInodeEpoch = -1;
@@ -243,10 +255,15 @@ final class SqliteStore implements Store {
     /** Starts a step that {@link #undoStep} can take back alone. */
     void beginStep() {
         control("SAVEPOINT step");
+        inStep = true;
+        stepUsedBytes = 0;
     }
 
     void endStep() {
         control("RELEASE step");
+        batchUsedBytes += stepUsedBytes;
+        stepUsedBytes = 0;
+        inStep = false;
     }
 
     /**
@@ -258,6 +275,8 @@ final class SqliteStore implements Store {
         touchedInodes.replaceAll((ino, row) -> null);
         touched.replaceAll((key, entry) -> null);
         knownUsedBytes = -1;
+        stepUsedBytes = 0;
+        inStep = false;
         control("ROLLBACK TO step");
         control("RELEASE step");
     }
@@ -1084,7 +1103,7 @@ final class SqliteStore implements Store {
         if (inTransaction && knownUsedBytes >= 0) {
             return knownUsedBytes;
         }
-        long used = singleLong("SELECT used_bytes FROM fsinfo WHERE id = 1");
+        long used = singleLong("SELECT used_bytes FROM fsinfo WHERE id = 1") + batchUsedBytes + stepUsedBytes;
         if (inTransaction) {
             knownUsedBytes = used;
         }
@@ -1096,13 +1115,31 @@ final class SqliteStore implements Store {
         if (delta == 0) {
             return;
         }
+        if (inStep) {
+            stepUsedBytes += delta; // written at the batch's commit
+        } else {
+            updateUsedBytes(delta);
+        }
+        if (knownUsedBytes >= 0) {
+            knownUsedBytes += delta;
+        }
+    }
+
+    /** The batch's changes to used_bytes, into its transaction just before it commits. */
+    private void writeBatchUsedBytes() {
+        long delta = batchUsedBytes + stepUsedBytes;
+        if (delta != 0) {
+            updateUsedBytes(delta);
+            batchUsedBytes = 0;
+            stepUsedBytes = 0;
+        }
+    }
+
+    private void updateUsedBytes(long delta) {
         try {
             PreparedStatement ps = sql("UPDATE fsinfo SET used_bytes = used_bytes + ? WHERE id = 1");
             ps.setLong(1, delta);
             ps.executeUpdate();
-            if (knownUsedBytes >= 0) {
-                knownUsedBytes += delta;
-            }
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
