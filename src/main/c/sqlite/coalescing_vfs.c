@@ -22,6 +22,9 @@
  * - The database file itself is written through: SQLite does not look at the
  *   result of CKPT_DONE, so a failure there could not be reported.
  *
+ * Savepoint journals, which SQLite would move to a temporary file past 64 KiB,
+ * stay in memory (memory_subjournal.c).
+ *
  * coalescing_vfs_install registers the VFS as the process's default, wrapping
  * the default there was before (see extension.c).
  */
@@ -332,6 +335,9 @@ static const sqlite3_io_methods methods_without_shm = {
 
 static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags, int *out_flags) {
     (void) vfs;
+    if (flags & SQLITE_OPEN_SUBJOURNAL) {
+        return memory_subjournal_open(file, out_flags);
+    }
     coalesced_file *f = (coalesced_file *) file;
     memset(f, 0, sizeof *f);
     f->real = (sqlite3_file *) (f + 1);
@@ -428,6 +434,9 @@ int coalescing_vfs_install(char **error) {
     coalescing.iVersion = 2;
     /* the wrapped file follows ours (whose size is a multiple of its pointers' alignment) */
     coalescing.szOsFile = (int) sizeof(coalesced_file) + inner->szOsFile;
+    if ((size_t) coalescing.szOsFile < memory_subjournal_size()) {
+        coalescing.szOsFile = (int) memory_subjournal_size();
+    }
     coalescing.mxPathname = inner->mxPathname;
     coalescing.zName = "sqliteos-coalescing";
     coalescing.xOpen = v_open;

@@ -8,6 +8,10 @@
 /* coalescing_vfs.c: makes the coalescing VFS the process's default. */
 int coalescing_vfs_install(char **error);
 
+/* memory_subjournal.c: opens a savepoint journal in memory (the VFS's open of one). */
+int memory_subjournal_open(sqlite3_file *file, int *out_flags);
+size_t memory_subjournal_size(void);
+
 /* packed_entries.c: adds sqliteos_packed_entries() to one connection (an auto-extension). */
 int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
 

@@ -246,8 +246,9 @@ public final class Database implements AutoCloseable {
             // pages it changes SQLite keeps in one 64 KiB allocation (up to that
             // size) when temporary files may be files; with temp_store = MEMORY it
             // keeps it in 1 KiB pieces, a few dozen allocations per write (create and
-            // unlink in the fs layer took a fifth longer). Larger journals and sorts
-            // go to files in RAM (see sendTemporaryFilesToRam).
+            // unlink in the fs layer took a fifth longer). A larger savepoint journal
+            // the extension's VFS keeps in one growing buffer (memory_subjournal.c);
+            // sorts go to files in RAM (see sendTemporaryFilesToRam).
             st.execute("PRAGMA temp_store = FILE");
             sendTemporaryFilesToRam(st);
             // The checkpointer thread copies the log into the database; a writer

@@ -148,6 +148,77 @@ class CoalescingVfsTest {
         }
     }
 
+    /**
+     * A savepoint whose journal outgrows the 64 KiB SQLite keeps in memory
+     * still undoes exactly its own changes, again and again in one
+     * transaction, and its journal never becomes a temporary file.
+     */
+    @Test
+    void largeSavepointJournalsUndoTheirStepAloneWithoutATemporaryFile() throws Exception {
+        SqliteNative.load();
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("s.db"));
+             Statement st = c.createStatement()) {
+            st.execute("PRAGMA page_size = 8192");
+            st.execute("PRAGMA journal_mode = WAL");
+            st.execute("PRAGMA temp_store = FILE");
+            st.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+            st.execute("WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 400)"
+                    + " INSERT INTO t SELECT k, randomblob(3000) FROM n");
+            String before = tableHash(st);
+            st.execute("BEGIN");
+            st.execute("UPDATE t SET v = randomblob(10) WHERE k <= 10"); // a change before the steps
+            String kept = tableHash(st);
+            for (int round = 0; round < 3; round++) {
+                st.execute("SAVEPOINT step");
+                st.execute("UPDATE t SET v = randomblob(3500) WHERE k % 2 = " + (round % 2)); // some 100 pages
+                assertThat(tableHash(st)).isNotEqualTo(kept);
+                assertThat(temporaryFilesOpen()).as("temporary files open during a large savepoint").isEmpty();
+                st.execute("ROLLBACK TO step");
+                st.execute("RELEASE step");
+                assertThat(tableHash(st)).as("after undoing step %d", round).isEqualTo(kept);
+            }
+            st.execute("SAVEPOINT step");
+            st.execute("DELETE FROM t WHERE k > 300");
+            st.execute("RELEASE step");
+            st.execute("COMMIT");
+            assertThat(tableHash(st)).isNotEqualTo(before);
+            try (ResultSet rs = st.executeQuery("SELECT count(*), sum(length(v) = 10) FROM t")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getInt(1)).isEqualTo(300);
+                assertThat(rs.getInt(2)).isEqualTo(10);
+            }
+            try (ResultSet rs = st.executeQuery("PRAGMA integrity_check")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("ok");
+            }
+        }
+    }
+
+    private static String tableHash(Statement st) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT group_concat(k || ':' || hex(v), ',') FROM (SELECT k, v FROM t ORDER BY k)")) {
+            rs.next();
+            return hash(rs.getString(1).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+    }
+
+    /** SQLite's temporary files (named etilqs_*) this process holds open, deleted or not. */
+    private static List<String> temporaryFilesOpen() throws java.io.IOException {
+        List<String> found = new ArrayList<>();
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    String target = Files.readSymbolicLink(fd).toString();
+                    if (target.contains("etilqs_")) {
+                        found.add(target);
+                    }
+                } catch (java.io.IOException gone) {
+                    // closed meanwhile
+                }
+            }
+        }
+        return found;
+    }
+
     private static void checkpoint(String url, AtomicBoolean stop, List<String> problems) {
         try (Connection c = DriverManager.getConnection(url); Statement st = c.createStatement()) {
             while (!stop.get()) {
