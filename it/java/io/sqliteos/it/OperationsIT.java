@@ -711,6 +711,36 @@ class OperationsIT {
         assertThat(blocks(p("t")) * 512).isBetween(3L << 20, 3L << 20 + 65536);
     }
 
+    @Test
+    void aFirstWriteLandsInSpaceReservedPastTheEndAndInFilesEmptiedByTruncation() throws Exception {
+        // empty, but with blocks reserved past its end
+        int fd = create(p("reserved"), 0644);
+        assertThat(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 65536)).isZero();
+        assertThat(Files.size(p("reserved"))).isZero();
+        byte[] head = random(3000, 11);
+        assertThat(pwrite(fd, head, 0)).isEqualTo(head.length);
+        byte[] tail = random(5000, 12);
+        assertThat(pwrite(fd, tail, 40_000)).isEqualTo(tail.length);
+        close(fd);
+        byte[] expected = new byte[45_000];
+        System.arraycopy(head, 0, expected, 0, head.length);
+        System.arraycopy(tail, 0, expected, 40_000, tail.length);
+        assertThat(Files.readAllBytes(p("reserved"))).isEqualTo(expected);
+        assertThat(blocks(p("reserved")) * 512).isGreaterThanOrEqualTo(65536);
+
+        // once held data, then truncated to nothing: written again from scratch
+        Files.write(p("emptied"), random(100_000, 13));
+        fd = open(p("emptied"), O_WRONLY | O_TRUNC, 0);
+        byte[] again = random(2500, 14);
+        assertThat(pwrite(fd, again, 20_000)).isEqualTo(again.length);
+        close(fd);
+        byte[] expectedAgain = new byte[22_500];
+        System.arraycopy(again, 0, expectedAgain, 20_000, again.length);
+        assertThat(Files.readAllBytes(p("emptied"))).isEqualTo(expectedAgain);
+        MountedFs.Result fsck = MountedFs.cli("fsck", "--mount", fs.root().toString());
+        assertThat(fsck.exitCode()).as(fsck.stdout() + fsck.stderr()).isZero();
+    }
+
     // --- extended attributes -----------------------------------------------------------------------------------------------------
 
     @Test

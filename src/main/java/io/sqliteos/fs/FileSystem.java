@@ -991,7 +991,7 @@ public final class FileSystem {
             if (length == 0) {
                 return 0;
             }
-            long grown = writeRange(s, r.ino, start, src, length, r.size);
+            long grown = writeRange(s, r, start, src, length);
             long now = now();
             r.alloc += grown;
             r.size = Math.max(r.size, start + length);
@@ -1046,7 +1046,9 @@ public final class FileSystem {
     }
 
     /** Stores bytes into blocks of a file {@code size} bytes long and returns how many stored bytes were added. */
-    private long writeRange(Store s, long ino, long offset, WriteSource src, int length, long size) {
+    private long writeRange(Store s, InodeRow r, long offset, WriteSource src, int length) {
+        long ino = r.ino;
+        long size = r.size;
         long end = offset + length;
         long first = BlockLayout.index(offset);
         long last = BlockLayout.index(end - 1);
@@ -1061,7 +1063,9 @@ public final class FileSystem {
         }
         long grown = 0;
         long budgetLeft = capacityBytes - s.usedBytes();
-        int[] lengths = s.blockLengths(ino, first, last + 1);
+        // A file that holds no bytes (new, or truncated to nothing) has no blocks to look up:
+        // the first write of every small file skips the query.
+        int[] lengths = r.alloc == 0 ? holes(first, last) : s.blockLengths(ino, first, last + 1);
         for (long index = first; index <= last; index++) {
             long blockStart = BlockLayout.start(index);
             int from = (int) (Math.max(offset, blockStart) - blockStart);
@@ -1112,6 +1116,13 @@ public final class FileSystem {
         }
         s.addUsedBytes(grown);
         return grown;
+    }
+
+    /** Block lengths for [first, last] where no block is stored: -1 each, as {@link Store#blockLengths} says a hole. */
+    private static int[] holes(long first, long last) {
+        int[] lengths = new int[Math.toIntExact(last - first + 1)];
+        java.util.Arrays.fill(lengths, -1);
+        return lengths;
     }
 
     public void fsync(Caller c, long fh) {
