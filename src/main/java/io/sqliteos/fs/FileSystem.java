@@ -1045,7 +1045,7 @@ public final class FileSystem {
         return (dropped & Mode.S_IXGRP) != 0 ? dropped & ~Mode.S_ISGID : dropped;
     }
 
-    /** Stores bytes into blocks of a file {@code size} bytes long and returns how many stored bytes were added. */
+    /** Stores bytes into the blocks of file {@code r} (as it was before the write) and returns how many stored bytes were added. */
     private long writeRange(Store s, InodeRow r, long offset, WriteSource src, int length) {
         long ino = r.ino;
         long size = r.size;
