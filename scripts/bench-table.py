@@ -18,9 +18,10 @@ import sys
 
 def print_table(workloads, systems, data):
     others = [s for s in systems if s != "sqliteos"]
-    head = f"{'workload':<16} {'unit':<16}" + "".join(f"{s:>12}" for s in systems)
+    width = {s: max(12, len(s) + 2) for s in systems}  # a column as wide as its system's name needs
+    head = f"{'workload':<16} {'unit':<16}" + "".join(f"{s:>{width[s]}}" for s in systems)
     if "sqliteos" in systems:
-        head += "".join(f"{'vs ' + s:>15}" for s in others)
+        head += "".join(f"{'vs ' + s:>{width[s] + 3}}" for s in others)
     print()
     print(head)
     print("-" * len(head))
@@ -28,15 +29,15 @@ def print_table(workloads, systems, data):
         line = f"{name:<16} {unit:<16}"
         for s in systems:
             v = data.get((name, s))
-            line += f"{v:>12.4g}" if v is not None else f"{'-':>12}"
+            line += f"{v:>{width[s]}.4g}" if v is not None else f"{'-':>{width[s]}}"
         for s in others if "sqliteos" in systems else []:
             a, b = data.get((name, "sqliteos")), data.get((name, s))
             if a and b:
                 # always "times as good": >1 means SQLiteOS is better
                 r = a / b if better == "higher" else b / a
-                line += f"{r:>14.3g}x"
+                line += f"{r:>{width[s] + 2}.3g}x"
             else:
-                line += f"{'-':>15}"
+                line += f"{'-':>{width[s] + 3}}"
         print(line)
 
 
