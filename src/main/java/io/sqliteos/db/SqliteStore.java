@@ -800,8 +800,7 @@ final class SqliteStore implements Store {
 
     @Override
     public int[] blockLengths(long ino, long from, long to) {
-        int[] lengths = new int[Math.toIntExact(to - from)];
-        java.util.Arrays.fill(lengths, -1);
+        int[] lengths = Store.holes(from, to);
         try {
             PreparedStatement ps = sql("SELECT key, length(data) FROM extent WHERE key >= ? AND key < ?");
             ps.setLong(1, blockKey(ino, from));

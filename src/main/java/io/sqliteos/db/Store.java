@@ -135,6 +135,13 @@ public interface Store extends MessageStore, AutoCloseable {
     /** The lengths of the blocks with index in [from, to), -1 for holes, in one query. */
     int[] blockLengths(long ino, long from, long to);
 
+    /** What {@link #blockLengths} gives for [from, to) where no block is stored: -1 each. */
+    static int[] holes(long from, long to) {
+        int[] lengths = new int[Math.toIntExact(to - from)];
+        java.util.Arrays.fill(lengths, -1);
+        return lengths;
+    }
+
     /** Stores the first {@code length} bytes of {@code data} as the block. */
     void putBlock(long ino, long index, long offset, byte[] data, int length);
 

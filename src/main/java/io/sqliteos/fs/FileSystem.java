@@ -1065,7 +1065,7 @@ public final class FileSystem {
         long budgetLeft = capacityBytes - s.usedBytes();
         // A file that holds no bytes (new, or truncated to nothing) has no blocks to look up:
         // the first write of every small file skips the query.
-        int[] lengths = r.alloc == 0 ? holes(first, last) : s.blockLengths(ino, first, last + 1);
+        int[] lengths = r.alloc == 0 ? Store.holes(first, last + 1) : s.blockLengths(ino, first, last + 1);
         for (long index = first; index <= last; index++) {
             long blockStart = BlockLayout.start(index);
             int from = (int) (Math.max(offset, blockStart) - blockStart);
@@ -1116,13 +1116,6 @@ public final class FileSystem {
         }
         s.addUsedBytes(grown);
         return grown;
-    }
-
-    /** Block lengths for [first, last] where no block is stored: -1 each, as {@link Store#blockLengths} says a hole. */
-    private static int[] holes(long first, long last) {
-        int[] lengths = new int[Math.toIntExact(last - first + 1)];
-        java.util.Arrays.fill(lengths, -1);
-        return lengths;
     }
 
     public void fsync(Caller c, long fh) {
