@@ -85,20 +85,15 @@ static int m_truncate(sqlite3_file *file, sqlite3_int64 size) {
     return SQLITE_OK;
 }
 
-static int m_sync(sqlite3_file *file, int flags) {
-    (void) file;
-    (void) flags;
-    return SQLITE_OK;
-}
-
 static int m_file_size(sqlite3_file *file, sqlite3_int64 *size) {
     *size = ((memory_file *) file)->size;
     return SQLITE_OK;
 }
 
-static int m_lock(sqlite3_file *file, int level) {
+/* sync, lock and unlock: a journal in this process's memory has nothing to flush and no one to share with */
+static int m_nothing_to_do(sqlite3_file *file, int flags_or_level) {
     (void) file;
-    (void) level;
+    (void) flags_or_level;
     return SQLITE_OK;
 }
 
@@ -127,8 +122,8 @@ static int m_device_characteristics(sqlite3_file *file) {
 
 static const sqlite3_io_methods memory_methods = {
     1,
-    m_close, m_read, m_write, m_truncate, m_sync, m_file_size,
-    m_lock, m_lock, m_check_reserved_lock, m_file_control,
+    m_close, m_read, m_write, m_truncate, m_nothing_to_do, m_file_size,
+    m_nothing_to_do, m_nothing_to_do, m_check_reserved_lock, m_file_control,
     m_sector_size, m_device_characteristics,
     NULL, NULL, NULL, NULL, NULL, NULL,
 };
