@@ -1,7 +1,9 @@
 /*
  * The daemon's SQLite extension, loaded once into the SQLite driver's library
  * before the first database opens. Loading it
- * - makes the coalescing VFS the process's default (coalescing_vfs.c), and
+ * - makes the coalescing VFS the process's default (coalescing_vfs.c),
+ * - spares the record locks of databases no other process opens
+ *   (private_locks.c), and
  * - gives the loading connection and every one opened afterwards the
  *   aggregate function sqliteos_packed_entries (packed_entries.c) and the
  *   functions over a request's lent buffer (lent_memory.c).
@@ -18,6 +20,12 @@ __declspec(dllexport)
 int sqlite3_sqliteos_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
     SQLITE_EXTENSION_INIT2(api);
     int rc = coalescing_vfs_install(error);
+    if (rc == SQLITE_OK) {
+        sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
+        if (unix_vfs != NULL) {
+            rc = private_locks_install(unix_vfs);
+        }
+    }
     if (rc == SQLITE_OK) {
         rc = packed_entries_register(db, error, api);
     }

@@ -12,6 +12,11 @@ int coalescing_vfs_install(char **error);
 int memory_subjournal_open(sqlite3_file *file, int *out_flags);
 size_t memory_subjournal_size(void);
 
+/* private_locks.c: stands in for the unix VFS's open, close and fcntl (see there). */
+int private_locks_install(sqlite3_vfs *unix_vfs);
+int sqliteos_private_directory(const char *path);
+void sqliteos_public_again(const char *path);
+
 /* packed_entries.c: adds sqliteos_packed_entries() to one connection (an auto-extension). */
 int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
 

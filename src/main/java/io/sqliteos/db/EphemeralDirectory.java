@@ -59,6 +59,9 @@ final class EphemeralDirectory implements AutoCloseable {
             Files.delete(dir); // only its fresh, unique name is needed
             HELD.add(dir.getFileName().toString());
             Files.move(staging, dir);
+            // no other process opens the database: its connections need no record locks
+            SqliteNative.load();
+            PrivateLocks.name(dir.toRealPath());
             return new EphemeralDirectory(dir, channel);
         } catch (IOException | RuntimeException e) {
             channel.close();
@@ -118,6 +121,11 @@ final class EphemeralDirectory implements AutoCloseable {
     /** Removes the directory and everything in it, then gives up the lock. */
     @Override
     public void close() {
+        try {
+            PrivateLocks.forget(dir.toRealPath());
+        } catch (IOException e) {
+            log.debug("{} is gone already: {}", dir, e.getMessage());
+        }
         deleteTree(dir);
         try {
             lockChannel.close();

@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * <li>{@value #PACKED_ENTRIES}, an aggregate on every connection opened
  * afterwards that packs directory entries into one blob, so that a listing
  * crosses into Java a page of entries at a time ({@link SqliteStore#listDirectory});
- * <li>functions over a request's buffer lent to SQL ({@link LentMemory}).
+ * <li>functions over a request's buffer lent to SQL ({@link LentMemory});
+ * <li>no record locks in the kernel for databases no other process opens
+ * ({@link PrivateLocks}).
  * </ul>
  * Without the extension SQLite works as before: page-sized log I/O, and
  * listings row by row.
@@ -46,7 +48,9 @@ final class SqliteExtension {
                     load.setString(2, ENTRY_POINT);
                     load.execute();
                 }
-                LentMemory.bind(file); // the same library, opened again while its name exists
+                // the same library, opened again while its name exists
+                LentMemory.bind(file);
+                PrivateLocks.bind(file);
             });
             if (inJar) {
                 loaded = true;

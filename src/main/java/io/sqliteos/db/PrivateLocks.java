@@ -1,0 +1,83 @@
+package io.sqliteos.db;
+
+import com.kenai.jffi.CallContext;
+import com.kenai.jffi.Invoker;
+import com.kenai.jffi.Library;
+import com.kenai.jffi.MemoryIO;
+import com.kenai.jffi.Type;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Names the directories whose databases no other process opens, so that
+ * SQLite's connections to them take no record locks in the kernel (the
+ * daemon's SQLite extension, src/main/c/sqlite/private_locks.c): the
+ * connections of one process already keep out of each other's way without
+ * them. Naming a directory is a plain native call, which SQL cannot make.
+ */
+final class PrivateLocks {
+
+    private static final Logger log = LoggerFactory.getLogger(PrivateLocks.class);
+    private static final CallContext INT_OF_POINTER = new CallContext(Type.SINT32, Type.POINTER);
+    private static final CallContext VOID_OF_POINTER = new CallContext(Type.VOID, Type.POINTER);
+
+    private static volatile long name;
+    private static volatile long forget;
+
+    private PrivateLocks() {}
+
+    /** Finds the functions in the extension just loaded from {@code file}. */
+    static void bind(Path file) {
+        Library lib = Library.getCachedInstance(file.toString(), Library.LAZY | Library.GLOBAL);
+        long nameFn = lib == null ? 0 : lib.getSymbolAddress("sqliteos_private_directory");
+        long forgetFn = lib == null ? 0 : lib.getSymbolAddress("sqliteos_public_again");
+        if (nameFn == 0 || forgetFn == 0) {
+            log.warn("the SQLite extension cannot spare private databases their locks ({})", Library.getLastError());
+            return;
+        }
+        forget = forgetFn;
+        name = nameFn;
+    }
+
+    /**
+     * Declares that no other process opens the files under {@code dir} (as SQLite
+     * names them: the real path); files SQLite opens there from now on take no
+     * record locks. False if that could not be arranged: they lock as before.
+     */
+    static boolean name(Path dir) {
+        long fn = name;
+        return fn != 0 && withPath(dir, path -> Invoker.getInstance().invokeN1(INT_OF_POINTER, fn, path) == 0);
+    }
+
+    /** Undoes {@link #name} once no connection has the directory's files open. */
+    static void forget(Path dir) {
+        long fn = forget;
+        if (fn != 0) {
+            withPath(dir, path -> {
+                Invoker.getInstance().invokeN1(VOID_OF_POINTER, fn, path);
+                return true;
+            });
+        }
+    }
+
+    private interface WithAddress {
+        boolean call(long address);
+    }
+
+    private static boolean withPath(Path dir, WithAddress call) {
+        byte[] bytes = dir.toString().getBytes(StandardCharsets.UTF_8);
+        MemoryIO memory = MemoryIO.getInstance();
+        long address = memory.allocateMemory(bytes.length + 1, true);
+        if (address == 0) {
+            return false;
+        }
+        try {
+            memory.putZeroTerminatedByteArray(address, bytes, 0, bytes.length);
+            return call.call(address);
+        } finally {
+            memory.freeMemory(address);
+        }
+    }
+}
