@@ -10,8 +10,7 @@
  * through io_uring on the queue of the processor its client runs on, and the
  * entries of that queue belong to workers that run on that processor: the
  * request, its service and the client's wake-up stay on one processor, which
- * the client leaves free while it waits. A reply and the wait for the next
- * request are one system call. Large READs are the exception: a reader's
+ * the client leaves free while it waits. Large READs are the exception: a reader's
  * readahead goes on beside the reader, so they are served on another
  * processor (move_off_queue).
  *
@@ -431,6 +430,14 @@ static void *run_entry(void *arg) {
         idle_again(e);
         err = prepare_cmd(&ring, e, URING_CMD_COMMIT_AND_FETCH, unique);
         if (err == 0) {
+            /*
+             * The reply, then the wait: two system calls, not io_uring_submit_and_wait.
+             * The reply wakes the client, which then runs at once, and the worker,
+             * still runnable, waits its turn; if the client's next request is there
+             * by then, the worker takes it without having slept. The single call
+             * always sleeps in the wait: it saved 0.6 calls a request and cost an
+             * open + read + close 10 us more, a negative lookup 6 us.
+             */
             err = io_uring_submit(&ring);
         }
     }
