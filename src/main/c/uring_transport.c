@@ -436,7 +436,9 @@ static void *run_entry(void *arg) {
              * still runnable, waits its turn; if the client's next request is there
              * by then, the worker takes it without having slept. The single call
              * always sleeps in the wait: it saved 0.6 calls a request and cost an
-             * open + read + close 10 us more, a negative lookup 6 us.
+             * open + read + close 10 us more, a negative lookup 6 us. Yielding the
+             * processor after the reply, so that the worker never sleeps before the
+             * client has run, was worse still: 3,000 small files took 826 ms to write against 541.
              */
             err = io_uring_submit(&ring);
         }
