@@ -28,15 +28,13 @@ public final class LentMemory {
 
     /** Finds the lending functions in the extension just loaded from {@code file}. */
     static void bind(Path file) {
-        Library lib = Library.getCachedInstance(file.toString(), Library.LAZY | Library.GLOBAL);
-        long lendFn = lib == null ? 0 : lib.getSymbolAddress("sqliteos_lend");
-        long unlendFn = lib == null ? 0 : lib.getSymbolAddress("sqliteos_unlend");
-        if (lendFn == 0 || unlendFn == 0) {
+        long[] fns = SqliteExtension.functions(file, "sqliteos_lend", "sqliteos_unlend");
+        if (fns == null) {
             log.warn("the SQLite extension lends no buffers ({}): file data goes through Java arrays", Library.getLastError());
             return;
         }
-        unlend = unlendFn;
-        lend = lendFn;
+        unlend = fns[1];
+        lend = fns[0];
     }
 
     /** True when buffers can be lent. */

@@ -30,15 +30,13 @@ final class PrivateLocks {
 
     /** Finds the functions in the extension just loaded from {@code file}. */
     static void bind(Path file) {
-        Library lib = Library.getCachedInstance(file.toString(), Library.LAZY | Library.GLOBAL);
-        long nameFn = lib == null ? 0 : lib.getSymbolAddress("sqliteos_private_directory");
-        long forgetFn = lib == null ? 0 : lib.getSymbolAddress("sqliteos_public_again");
-        if (nameFn == 0 || forgetFn == 0) {
+        long[] fns = SqliteExtension.functions(file, "sqliteos_private_directory", "sqliteos_public_again");
+        if (fns == null) {
             log.warn("the SQLite extension cannot spare private databases their locks ({})", Library.getLastError());
             return;
         }
-        forget = forgetFn;
-        name = nameFn;
+        forget = fns[1];
+        name = fns[0];
     }
 
     /**

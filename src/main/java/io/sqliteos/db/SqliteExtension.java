@@ -1,5 +1,7 @@
 package io.sqliteos.db;
 
+import com.kenai.jffi.Library;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -48,7 +50,6 @@ final class SqliteExtension {
                     load.setString(2, ENTRY_POINT);
                     load.execute();
                 }
-                // the same library, opened again while its name exists
                 LentMemory.bind(file);
                 PrivateLocks.bind(file);
             });
@@ -61,6 +62,23 @@ final class SqliteExtension {
         } catch (Exception | LinkageError e) {
             log.warn("cannot load the SQLite extension: SQLite writes its log a page at a time, and listings go row by row", e);
         }
+    }
+
+    /**
+     * The addresses of the functions {@code names} in the extension just loaded
+     * from {@code file} (the same library, opened again while its name exists),
+     * for plain native calls; null if any is missing.
+     */
+    static long[] functions(Path file, String... names) {
+        Library lib = Library.getCachedInstance(file.toString(), Library.LAZY | Library.GLOBAL);
+        long[] addresses = new long[names.length];
+        for (int i = 0; i < names.length; i++) {
+            addresses[i] = lib == null ? 0 : lib.getSymbolAddress(names[i]);
+            if (addresses[i] == 0) {
+                return null;
+            }
+        }
+        return addresses;
     }
 
     /** True when connections opened from now on have {@value #PACKED_ENTRIES}. */
