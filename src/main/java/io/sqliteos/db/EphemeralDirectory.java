@@ -37,10 +37,13 @@ final class EphemeralDirectory implements AutoCloseable {
     private static final Set<String> HELD = ConcurrentHashMap.newKeySet();
 
     private final Path dir;
+    /** Its real path, as SQLite names the files in it: named private while it lasts. */
+    private final Path realPath;
     private final FileChannel lockChannel;
 
-    private EphemeralDirectory(Path dir, FileChannel lockChannel) {
+    private EphemeralDirectory(Path dir, Path realPath, FileChannel lockChannel) {
         this.dir = dir;
+        this.realPath = realPath;
         this.lockChannel = lockChannel;
     }
 
@@ -60,9 +63,10 @@ final class EphemeralDirectory implements AutoCloseable {
             HELD.add(dir.getFileName().toString());
             Files.move(staging, dir);
             // no other process opens the database: its connections need no record locks
+            Path realPath = dir.toRealPath();
             SqliteNative.load();
-            PrivateLocks.name(dir.toRealPath());
-            return new EphemeralDirectory(dir, channel);
+            PrivateLocks.name(realPath);
+            return new EphemeralDirectory(dir, realPath, channel);
         } catch (IOException | RuntimeException e) {
             channel.close();
             deleteTree(staging);
@@ -121,11 +125,7 @@ final class EphemeralDirectory implements AutoCloseable {
     /** Removes the directory and everything in it, then gives up the lock. */
     @Override
     public void close() {
-        try {
-            PrivateLocks.forget(dir.toRealPath());
-        } catch (IOException e) {
-            log.debug("{} is gone already: {}", dir, e.getMessage());
-        }
+        PrivateLocks.forget(realPath);
         deleteTree(dir);
         try {
             lockChannel.close();

@@ -7,6 +7,7 @@ import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,38 +43,38 @@ final class PrivateLocks {
     /**
      * Declares that no other process opens the files under {@code dir} (as SQLite
      * names them: the real path); files SQLite opens there from now on take no
-     * record locks. False if that could not be arranged: they lock as before.
+     * record locks. Where that cannot be arranged they lock as before.
      */
-    static boolean name(Path dir) {
+    static void name(Path dir) {
         long fn = name;
-        return fn != 0 && withPath(dir, path -> Invoker.getInstance().invokeN1(INT_OF_POINTER, fn, path) == 0);
+        if (fn != 0) {
+            withPath(dir, path -> {
+                if (Invoker.getInstance().invokeN1(INT_OF_POINTER, fn, path) != 0) {
+                    log.debug("{} is not named private: its database takes record locks as before", dir);
+                }
+            });
+        }
     }
 
     /** Undoes {@link #name} once no connection has the directory's files open. */
     static void forget(Path dir) {
         long fn = forget;
         if (fn != 0) {
-            withPath(dir, path -> {
-                Invoker.getInstance().invokeN1(VOID_OF_POINTER, fn, path);
-                return true;
-            });
+            withPath(dir, path -> Invoker.getInstance().invokeN1(VOID_OF_POINTER, fn, path));
         }
     }
 
-    private interface WithAddress {
-        boolean call(long address);
-    }
-
-    private static boolean withPath(Path dir, WithAddress call) {
+    /** Calls {@code call} with the path as a C string, which lives only for the call. */
+    private static void withPath(Path dir, LongConsumer call) {
         byte[] bytes = dir.toString().getBytes(StandardCharsets.UTF_8);
         MemoryIO memory = MemoryIO.getInstance();
         long address = memory.allocateMemory(bytes.length + 1, true);
         if (address == 0) {
-            return false;
+            return;
         }
         try {
             memory.putZeroTerminatedByteArray(address, bytes, 0, bytes.length);
-            return call.call(address);
+            call.accept(address);
         } finally {
             memory.freeMemory(address);
         }
