@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,14 +25,23 @@ class PrivateLocksTest {
     @TempDir
     Path dir;
 
-    private static long inode(Path file) throws IOException {
-        return (Long) Files.getAttribute(file, "unix:ino");
+    private static long inode(Path file) {
+        try {
+            return (Long) Files.getAttribute(file, "unix:ino");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The inode numbers this process holds record locks on (the third field of /proc/locks' device:inode). */
-    private static Set<Long> lockedInodes() throws IOException {
+    private static Set<Long> lockedInodes() {
         String pid = Long.toString(ProcessHandle.current().pid());
-        List<String> lines = Files.readAllLines(Path.of("/proc/locks"));
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(Path.of("/proc/locks"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         return lines.stream()
                 .map(line -> line.trim().split("\\s+"))
                 .filter(f -> f.length >= 6 && f[1].equals("POSIX") && f[4].equals(pid))
@@ -44,13 +54,7 @@ class PrivateLocksTest {
         Path file = database.file();
         try (Stream<Path> files = Files.list(file.getParent())) {
             return files.filter(p -> p.getFileName().toString().startsWith(file.getFileName().toString()))
-                    .map(p -> {
-                        try {
-                            return inode(p);
-                        } catch (IOException e) {
-                            throw new IllegalStateException(e);
-                        }
-                    })
+                    .map(PrivateLocksTest::inode)
                     .collect(Collectors.toSet());
         }
     }
@@ -68,11 +72,7 @@ class PrivateLocksTest {
             tx.insertInode(new InodeRow());
             Set<Long> held = database.read(s -> {
                 s.blockLength(1, 0); // a query: a snapshot is open on a reader now
-                try {
-                    return lockedInodes();
-                } catch (IOException e) {
-                    throw new IllegalStateException(e);
-                }
+                return lockedInodes();
             });
             tx.rollback();
             held.retainAll(databaseFiles(database));
