@@ -10,8 +10,8 @@
  * through io_uring on the queue of the processor its client runs on, and the
  * entries of that queue belong to workers that run on that processor: the
  * request, its service and the client's wake-up stay on one processor, which
- * the client leaves free while it waits. Large READs are the exception: a reader's
- * readahead goes on beside the reader, so they are served on another
+ * the client leaves free while it waits. Large READs are the exception: a
+ * reader's readahead goes on beside the reader, so they are served on another
  * processor (move_off_queue).
  *
  * Each worker here owns one entry (a header buffer and a payload buffer the
@@ -431,14 +431,15 @@ static void *run_entry(void *arg) {
         err = prepare_cmd(&ring, e, URING_CMD_COMMIT_AND_FETCH, unique);
         if (err == 0) {
             /*
-             * The reply, then the wait: two system calls, not io_uring_submit_and_wait.
-             * The reply wakes the client, which then runs at once, and the worker,
-             * still runnable, waits its turn; if the client's next request is there
-             * by then, the worker takes it without having slept. The single call
-             * always sleeps in the wait: it saved 0.6 calls a request and cost an
-             * open + read + close 10 us more, a negative lookup 6 us. Yielding the
-             * processor after the reply, so that the worker never sleeps before the
-             * client has run, was worse still: 3,000 small files took 826 ms to write against 541.
+             * The reply, then the wait: two system calls, not
+             * io_uring_submit_and_wait. The reply wakes the client, which then
+             * runs at once, and the worker, still runnable, waits its turn; if the
+             * client's next request is there by then, the worker takes it without
+             * having slept. The single call always sleeps in the wait: it saved
+             * 0.6 calls a request and cost an open + read + close 10 us more, a
+             * negative lookup 6 us. Yielding the processor after the reply, so
+             * that the worker never sleeps before the client has run, was worse
+             * still: 3,000 small files took 826 ms to write against 541.
              */
             err = io_uring_submit(&ring);
         }
