@@ -157,6 +157,42 @@ class TransactionsIT {
     }
 
     @Test
+    void aWholePageWrittenInsideNeverReachesAReaderThatHasTheFileOpen() throws Exception {
+        // A write that covers whole pages is the one the kernel would keep as cached file
+        // content if it passed through the page cache: only direct I/O keeps it out.
+        write("work/pages", "A".repeat(8192));
+        FileChannel reader = FileChannel.open(fs.path("work/pages"), StandardOpenOption.READ);
+        assertThat(runs(readAll(reader))).isEqualTo("4096 A"); // readAll reads the first page
+
+        assertThat(control("begin")).isZero();
+        try (FileChannel w = FileChannel.open(fs.path("work/pages"), StandardOpenOption.WRITE)) {
+            w.write(ByteBuffer.wrap("B".repeat(4096).getBytes()), 0);
+        }
+        assertThat(runs(CompletableFuture.supplyAsync(() -> readAll(reader)).get(10, TimeUnit.SECONDS)))
+                .as("another thread's descriptor, during the transaction").isEqualTo("4096 A");
+        assertThat(control("rollback")).isZero();
+
+        assertThat(runs(CompletableFuture.supplyAsync(() -> readAll(reader)).get(10, TimeUnit.SECONDS)))
+                .as("the same descriptor, after the rollback").isEqualTo("4096 A");
+        reader.close();
+        assertThat(runs(Files.readString(fs.path("work/pages")))).isEqualTo("8192 A");
+    }
+
+    /** Text as its runs of one character ("4096 A, 4096 B"): short enough to read in a failure. */
+    private static String runs(String text) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < text.length(); ) {
+            int j = i;
+            while (j < text.length() && text.charAt(j) == text.charAt(i)) {
+                j++;
+            }
+            out.append(out.length() == 0 ? "" : ", ").append(j - i).append(' ').append(text.charAt(i));
+            i = j;
+        }
+        return out.toString();
+    }
+
+    @Test
     void namesTheKernelCachedBeforeTheTransactionDoNotLeakItsRenames() throws Exception {
         assertThat(Sys.mkdir(fs.path("work/before"), 0755)).isZero();
         awaitCachingResumed();

@@ -48,8 +48,13 @@ public final class SqliteosFuse extends FuseStubFS {
     private static final byte FLAG_NULLPATH_OK = 1;
     private static final byte FLAG_UTIME_OMIT_OK = 1 << 2;
 
-    /** fuse_file_info's bit-field byte holding direct_io (bit 0) and keep_cache (bit 1). */
-    private static final long DIRECT_IO_OFFSET = memberOffset(FuseFileInfo.class, "direct_io");
+    /**
+     * fuse_file_info's bit-field byte holding direct_io (bit 0) and keep_cache
+     * (bit 1): in libfuse 2 it follows int flags, unsigned long fh_old and int
+     * writepage, 4 bytes before fh. jnr-fuse's struct leaves writepage out, so
+     * its direct_io member sits where writepage is; only fh is in its place.
+     */
+    private static final long DIRECT_IO_OFFSET = memberOffset(FuseFileInfo.class, "fh") - 4;
     private static final byte DIRECT_IO_BIT = 1;
 
     /**
