@@ -142,6 +142,11 @@ uint64_t sqliteos_attr_request_node(void) {
     return current_opcode == FUSE_GETATTR || current_opcode == FUSE_SETATTR ? current_node : 0;
 }
 
+/* The node of the OPEN this thread is serving (page_store.c), or 0. */
+uint64_t sqliteos_open_request_node(void) {
+    return current_opcode == FUSE_OPEN ? current_node : 0;
+}
+
 /* Called by the worker loop once the request has been served. */
 void sqliteos_request_finished(void) {
     current_opcode = 0;

@@ -779,6 +779,14 @@ public final class FileSystem {
     }
 
     public long open(Caller c, String path, int flags) {
+        return open(c, path, flags, null);
+    }
+
+    /**
+     * Opens a file; a read-only open outside transactions also offers the
+     * file's content to {@code fill} (null: none) when it is small.
+     */
+    public long open(Caller c, String path, int flags, PageCacheFill fill) {
         boolean truncates = (flags & OpenFiles.O_TRUNC) != 0 && (flags & OpenFiles.O_ACCMODE) != OpenFiles.O_RDONLY;
         java.util.function.Function<Store, Long> opening = s -> {
             InodeRow r = resolveInode(s, path);
@@ -792,7 +800,52 @@ public final class FileSystem {
         };
         // Only O_TRUNC changes anything; a plain open is a read and never waits for a writer.
         long ino = truncates ? router.write(c, opening) : router.read(c, opening);
-        return openFiles.open(ino, flags).fh();
+        if (fill == null || (flags & (OpenFiles.O_ACCMODE | OpenFiles.O_DIRECT)) != OpenFiles.O_RDONLY
+                || router.bypassPageCache(c)) {
+            return openFiles.open(ino, flags).fh();
+        }
+        boolean[] touchAtime = {false};
+        long fh = openFiles.openAlone(ino, flags, () -> touchAtime[0] = fillPageCache(c, ino, fill)).fh();
+        if (touchAtime[0]) {
+            touchAtime(c, ino); // outside the inode's lock: it is a write, which may wait for the writer
+        }
+        return fh;
+    }
+
+    /**
+     * Takes a small file's whole content as an open finds it, for the kernel's
+     * page cache: what the reads of the new handle would otherwise fetch.
+     */
+    public interface PageCacheFill {
+        /** Where the content goes; larger files are not offered. */
+        byte[] buffer();
+
+        /** The first {@code length} bytes of {@link #buffer} are the whole file: true if the kernel took them. */
+        boolean store(int length);
+    }
+
+    /**
+     * Offers a single-link regular file of at most the fill's buffer to
+     * {@code fill}; nobody can write it meanwhile ({@link OpenFiles#openAlone}).
+     * Returns whether its access time is due, as a read would have found it:
+     * the reads that the kernel now answers alone never reach the daemon.
+     */
+    private boolean fillPageCache(Caller c, long ino, PageCacheFill fill) {
+        byte[] buffer = fill.buffer();
+        boolean[] atimeDue = {false};
+        int length = router.read(c, s -> {
+            InodeRow r = s.inode(ino);
+            // The kernel knows a hard-linked file as an inode per name, each with a size of its own that
+            // a change through another name leaves stale: pages beyond the content would stay. An empty
+            // file has nothing to keep.
+            if (r == null || !Mode.isRegular(r.mode) || r.nlink != 1 || r.size == 0 || r.size > buffer.length) {
+                return -1;
+            }
+            readRange(s, ino, 0, buffer, (int) r.size);
+            atimeDue[0] = r.atimeNs <= r.mtimeNs || r.atimeNs <= r.ctimeNs || now() - r.atimeNs > DAY_NS;
+            return (int) r.size;
+        });
+        return length > 0 && fill.store(length) && atimeDue[0];
     }
 
     /** Closes a handle; the last close of an unlinked file frees it. */
@@ -1126,11 +1179,14 @@ public final class FileSystem {
     // --- sizes -------------------------------------------------------------------------------------------
 
     public void truncate(Caller c, String path, long size) {
-        router.write(c, s -> {
-            InodeRow r = resolveInode(s, path);
-            truncateChecked(c, s, r, size);
-            return null;
-        });
+        long ino = router.read(c, s -> resolveInode(s, path).ino);
+        // as an open for writing, ftruncate and close: it counts as a writer for a page-cache fill (see open)
+        long fh = openFiles.open(ino, OpenFiles.O_WRONLY).fh();
+        try {
+            ftruncate(c, fh, size);
+        } finally {
+            release(c, fh);
+        }
     }
 
     public void ftruncate(Caller c, long fh, long size) {

@@ -31,16 +31,55 @@ final class OpenFiles {
     static final int O_EXCL = 0200;
     static final int O_TRUNC = 01000;
     static final int O_APPEND = 02000;
+    static final int O_DIRECT = 040000;
 
     private final AtomicLong nextFh = new AtomicLong(1);
     private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, Integer> opensPerInode = new ConcurrentHashMap<>();
+    /** Of those, the handles that may write. */
+    private final ConcurrentHashMap<Long, Integer> writersPerInode = new ConcurrentHashMap<>();
+    /** Orders the opens of one inode (by hash) against {@link #openAlone}'s work. */
+    private final Object[] inodeLocks = new Object[64];
     /** Inodes without names that open handles keep alive. */
     private final java.util.Set<Long> unlinkedWhileOpen = ConcurrentHashMap.newKeySet();
 
-    synchronized Handle open(long ino, int flags) {
+    OpenFiles() {
+        for (int i = 0; i < inodeLocks.length; i++) {
+            inodeLocks[i] = new Object();
+        }
+    }
+
+    Handle open(long ino, int flags) {
+        synchronized (inodeLock(ino)) {
+            return register(ino, flags);
+        }
+    }
+
+    /**
+     * Opens, and if no handle of the inode may write it, runs {@code alone}
+     * before any other open of the inode can return: while it runs, nobody can
+     * change the file's content (a write needs a writable handle).
+     */
+    Handle openAlone(long ino, int flags, Runnable alone) {
+        synchronized (inodeLock(ino)) {
+            Handle h = register(ino, flags);
+            if (!writersPerInode.containsKey(ino)) {
+                alone.run();
+            }
+            return h;
+        }
+    }
+
+    private Object inodeLock(long ino) {
+        return inodeLocks[(int) ((ino * 0x9E3779B97F4A7C15L) >>> 58)];
+    }
+
+    private synchronized Handle register(long ino, int flags) {
         Handle h = new Handle(nextFh.getAndIncrement(), ino, flags);
         opensPerInode.merge(ino, 1, Integer::sum);
+        if (h.writable()) {
+            writersPerInode.merge(ino, 1, Integer::sum);
+        }
         handles.put(h.fh(), h);
         return h;
     }
@@ -67,6 +106,9 @@ final class OpenFiles {
             return false;
         }
         boolean last = opensPerInode.compute(h.ino(), (k, n) -> n == null || n <= 1 ? null : n - 1) == null;
+        if (h.writable()) {
+            writersPerInode.compute(h.ino(), (k, n) -> n == null || n <= 1 ? null : n - 1);
+        }
         return last && unlinkedWhileOpen.remove(h.ino());
     }
 

@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  *     (uring_transport.c).
  * </ul>
  * Without it attributes are never cached and workers come and go, which is
- * slower and just as correct. The same library sends the kernel the one
- * notification libfuse 2 lacks: drop every cached name ({@link #incrementEpoch});
- * it hands libfuse many directory entries in one call ({@link #fillDir},
+ * slower and just as correct. The same library sends the kernel two
+ * notifications: drop every cached name ({@link #incrementEpoch}), which
+ * libfuse 2 has no call for, and take the pages of a file being opened
+ * ({@link #storeOpenedPages}, page_store.c); it hands libfuse many directory entries in one call ({@link #fillDir},
  * dir_fill.c); and it rehearses requests for the JIT warm-up
  * ({@link RequestRehearsal}, rehearsal.c).
  */
@@ -44,6 +45,7 @@ final class LibfuseShim {
     private static final String URING_ALLOW_SYMBOL = "sqliteos_uring_allow";
     private static final String URING_ACTIVE_SYMBOL = "sqliteos_uring_active";
     private static final String URING_READ_BUFFER_SYMBOL = "sqliteos_uring_read_buffer";
+    private static final String STORE_PAGES_SYMBOL = "sqliteos_store_opened_pages";
     private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
@@ -54,6 +56,7 @@ final class LibfuseShim {
     private static final CallContext INT_OF_POINTER = new CallContext(Type.SINT32, Type.POINTER);
     private static final CallContext VOID_OF_POINTER = new CallContext(Type.VOID, Type.POINTER);
     private static final CallContext INT_OF_NOTHING = new CallContext(Type.SINT32);
+    private static final CallContext INT_OF_POINTER_AND_UINT = new CallContext(Type.SINT32, Type.POINTER, Type.UINT32);
     /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
     private static final long ENOSYS = 38;
 
@@ -64,6 +67,7 @@ final class LibfuseShim {
     private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
     private static volatile long keepNodePages; // the same
     private static volatile long uringAllow, uringActive, uringReadBuffer; // the same
+    private static volatile long storePages; // the same
 
     private LibfuseShim() {}
 
@@ -178,6 +182,20 @@ final class LibfuseShim {
         return fn == 0 ? 0 : Invoker.getInstance().invokeN1(LONG_OF_SIZE, fn, size);
     }
 
+    /** True when {@link #storeOpenedPages} is there to call. */
+    static boolean storesPages() {
+        return storePages != 0;
+    }
+
+    /**
+     * Puts {@code size} bytes at {@code address} into the kernel's page cache
+     * as the start of the file that the OPEN this thread serves names
+     * (page_store.c). Returns 0, or a negative errno.
+     */
+    static int storeOpenedPages(long address, int size) {
+        return (int) Invoker.getInstance().invokeN2(INT_OF_POINTER_AND_UINT, storePages, address, size);
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -204,6 +222,7 @@ final class LibfuseShim {
                 uringAllow = lib.getSymbolAddress(URING_ALLOW_SYMBOL);
                 uringActive = lib.getSymbolAddress(URING_ACTIVE_SYMBOL);
                 uringReadBuffer = lib.getSymbolAddress(URING_READ_BUFFER_SYMBOL);
+                storePages = lib.getSymbolAddress(STORE_PAGES_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

@@ -54,8 +54,9 @@ public final class SqliteosFuse extends FuseStubFS {
      * writepage, 4 bytes before fh. jnr-fuse's struct leaves writepage out, so
      * its direct_io member sits where writepage is; only fh is in its place.
      */
-    private static final long DIRECT_IO_OFFSET = memberOffset(FuseFileInfo.class, "fh") - 4;
+    private static final long FILE_INFO_BITS_OFFSET = memberOffset(FuseFileInfo.class, "fh") - 4;
     private static final byte DIRECT_IO_BIT = 1;
+    private static final byte KEEP_CACHE_BIT = 1 << 1;
 
     /**
      * fuse_get_context(3) as a bare pointer. The adapter reads three fields of it
@@ -147,10 +148,13 @@ public final class SqliteosFuse extends FuseStubFS {
      */
     private void applyCachePolicy(Caller c, FuseFileInfo fi) {
         if (fs.directIo(c)) {
-            Pointer info = Struct.getMemory(fi);
-            long at = DIRECT_IO_OFFSET;
-            info.putByte(at, (byte) (info.getByte(at) | DIRECT_IO_BIT));
+            setFileInfoBit(fi, DIRECT_IO_BIT);
         }
+    }
+
+    private static void setFileInfoBit(FuseFileInfo fi, byte bit) {
+        Pointer info = Struct.getMemory(fi);
+        info.putByte(FILE_INFO_BITS_OFFSET, (byte) (info.getByte(FILE_INFO_BITS_OFFSET) | bit));
     }
 
     @Override
@@ -376,8 +380,13 @@ public final class SqliteosFuse extends FuseStubFS {
     public int open(String path, FuseFileInfo fi) {
         return run("open", path, () -> {
             Caller c = caller();
-            fi.fh.set(fs.open(c, path, fi.flags.get()));
-            applyCachePolicy(c, fi);
+            OpenedPages pages = OpenedPages.forOpen();
+            fi.fh.set(fs.open(c, path, fi.flags.get(), pages));
+            if (pages != null && pages.stored()) {
+                setFileInfoBit(fi, KEEP_CACHE_BIT); // the kernel's pages are the whole file as of now: keep them
+            } else {
+                applyCachePolicy(c, fi);
+            }
             return 0;
         });
     }
