@@ -833,18 +833,23 @@ public final class FileSystem {
     private boolean fillPageCache(Caller c, long ino, PageCacheFill fill) {
         byte[] buffer = fill.buffer();
         boolean[] atimeDue = {false};
-        int length = router.read(c, s -> {
-            InodeRow r = s.inode(ino);
-            // The kernel knows a hard-linked file as an inode per name, each with a size of its own that
-            // a change through another name leaves stale: pages beyond the content would stay. An empty
-            // file has nothing to keep.
-            if (r == null || !Mode.isRegular(r.mode) || r.nlink != 1 || r.size == 0 || r.size > buffer.length) {
-                return -1;
-            }
-            readRange(s, ino, 0, buffer, (int) r.size);
-            atimeDue[0] = r.atimeNs <= r.mtimeNs || r.atimeNs <= r.ctimeNs || now() - r.atimeNs > DAY_NS;
-            return (int) r.size;
-        });
+        int length;
+        try {
+            length = router.read(c, s -> {
+                InodeRow r = s.inode(ino);
+                // The kernel knows a hard-linked file as an inode per name, each with a size of its own that
+                // a change through another name leaves stale: pages beyond the content would stay. An empty
+                // file has nothing to keep.
+                if (r == null || !Mode.isRegular(r.mode) || r.nlink != 1 || r.size == 0 || r.size > buffer.length) {
+                    return -1;
+                }
+                readRange(s, ino, 0, buffer, (int) r.size);
+                atimeDue[0] = accessTimeDue(r);
+                return (int) r.size;
+            });
+        } catch (io.sqliteos.db.StoreException e) {
+            return false; // the open stands without the pages; a read will meet the failure and report it
+        }
         return length > 0 && fill.store(length) && atimeDue[0];
     }
 
@@ -928,8 +933,7 @@ public final class FileSystem {
             }
             int count = (int) Math.min(length, r.size - offset);
             into.read(s, r.ino, offset, count);
-            long now = now();
-            if (r.atimeNs <= r.mtimeNs || r.atimeNs <= r.ctimeNs || now - r.atimeNs > DAY_NS) {
+            if (accessTimeDue(r)) {
                 needsAtime[0] = 1;
             }
             return count;
@@ -941,6 +945,11 @@ public final class FileSystem {
     }
 
     /** relatime: the first read after a change (or a day later) records the access time. */
+    private static boolean accessTimeDue(InodeRow r) {
+        return r.atimeNs <= r.mtimeNs || r.atimeNs <= r.ctimeNs || now() - r.atimeNs > DAY_NS;
+    }
+
+    /** Records the access time that {@link #accessTimeDue} found due. */
     private void touchAtime(Caller c, long ino) {
         try {
             router.writeIfFree(c, s -> {
