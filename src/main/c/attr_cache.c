@@ -126,22 +126,37 @@ static struct cached *entry_of_node(unsigned long node, int64_t now) {
     return NULL;
 }
 
-/* Tells the kernel that the attributes it holds for a node are stale (no page cache change). */
-static void invalidate(unsigned long node) {
-    get_context_fn context = (get_context_fn) libfuse_symbol(&get_context, "fuse_get_context");
+/*
+ * The channel to the kernel of the session that f (libfuse's handle) serves;
+ * for f NULL, of the session whose request this thread serves. NULL if none.
+ */
+struct fuse_chan *sqliteos_channel(struct fuse *f) {
     get_session_fn session = (get_session_fn) libfuse_symbol(&get_session, "fuse_get_session");
     next_chan_fn chan = (next_chan_fn) libfuse_symbol(&next_chan, "fuse_session_next_chan");
+    if (f == NULL) {
+        get_context_fn context = (get_context_fn) libfuse_symbol(&get_context, "fuse_get_context");
+        struct fuse_context *ctx = context == NULL ? NULL : context();
+        f = ctx == NULL ? NULL : ctx->fuse;
+    }
+    if (f == NULL || session == NULL || chan == NULL) {
+        return NULL;
+    }
+    struct fuse_session *se = session(f);
+    return se == NULL ? NULL : chan(se, NULL);
+}
+
+/* The descriptor of that channel, for the notifications written to it directly; -1 if none. */
+int sqliteos_channel_fd(struct fuse *f) {
+    chan_fd_fn fd_of = (chan_fd_fn) libfuse_symbol(&chan_fd, "fuse_chan_fd");
+    struct fuse_chan *ch = sqliteos_channel(f);
+    return ch == NULL || fd_of == NULL ? -1 : fd_of(ch);
+}
+
+/* Tells the kernel that the attributes it holds for a node are stale (no page cache change). */
+static void invalidate(unsigned long node) {
     inval_inode_fn inval = (inval_inode_fn) libfuse_symbol(&inval_inode, "fuse_lowlevel_notify_inval_inode");
-    if (context == NULL || session == NULL || chan == NULL || inval == NULL) {
-        return;
-    }
-    struct fuse_context *ctx = context();
-    if (ctx == NULL || ctx->fuse == NULL) {
-        return;
-    }
-    struct fuse_session *se = session(ctx->fuse);
-    struct fuse_chan *ch = se == NULL ? NULL : chan(se, NULL);
-    if (ch != NULL) {
+    struct fuse_chan *ch = sqliteos_channel(NULL);
+    if (ch != NULL && inval != NULL) {
         inval(ch, node, -1, 0); /* a node the kernel has already forgotten answers ENOENT: fine */
     }
 }
@@ -303,15 +318,10 @@ int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e, const st
  * which does not know the notification.
  */
 long sqliteos_increment_epoch(struct fuse *f) {
-    get_session_fn session = (get_session_fn) libfuse_symbol(&get_session, "fuse_get_session");
-    next_chan_fn chan = (next_chan_fn) libfuse_symbol(&next_chan, "fuse_session_next_chan");
-    chan_fd_fn fd_of = (chan_fd_fn) libfuse_symbol(&chan_fd, "fuse_chan_fd");
-    if (f == NULL || session == NULL || chan == NULL || fd_of == NULL) {
+    if (f == NULL) {
         return -ENOSYS;
     }
-    struct fuse_session *se = session(f);
-    struct fuse_chan *ch = se == NULL ? NULL : chan(se, NULL);
-    int fd = ch == NULL ? -1 : fd_of(ch);
+    int fd = sqliteos_channel_fd(f);
     if (fd < 0) {
         return -EBADF;
     }

@@ -115,6 +115,10 @@ uint64_t sqliteos_open_request_node(void);
 /* attr_cache.c: a FORGET or BATCH_FORGET about to be served; whether the kernel holds a file's lookup. */
 void sqliteos_forgetting(const struct fuse_buf *buf);
 int sqliteos_kernel_holds(uint64_t ino);
+/* attr_cache.c: the channel to the kernel of f's session (NULL: the session of the request being served), and
+ * its descriptor. */
+struct fuse_chan *sqliteos_channel(struct fuse *f);
+int sqliteos_channel_fd(struct fuse *f);
 typedef int (*reply_create_fn)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *);
 typedef struct fuse_context *(*get_context_fn)(void);
 typedef struct fuse_session *(*get_session_fn)(struct fuse *);

@@ -29,8 +29,6 @@ struct fuse_notify_store_out {
 
 extern __thread int sqliteos_rehearsing;
 
-static void *get_context, *get_session, *next_chan, *chan_fd;
-
 /*
  * Stores `size` bytes at `data` as the start of the file that the OPEN this
  * thread serves names. Call before that OPEN's reply. Returns 0, or -errno:
@@ -41,17 +39,7 @@ int sqliteos_store_opened_pages(const void *data, uint32_t size) {
     if (node == 0 || sqliteos_rehearsing) {
         return -EINVAL;
     }
-    get_context_fn context = (get_context_fn) libfuse_symbol(&get_context, "fuse_get_context");
-    get_session_fn session = (get_session_fn) libfuse_symbol(&get_session, "fuse_get_session");
-    next_chan_fn chan = (next_chan_fn) libfuse_symbol(&next_chan, "fuse_session_next_chan");
-    chan_fd_fn fd_of = (chan_fd_fn) libfuse_symbol(&chan_fd, "fuse_chan_fd");
-    if (context == NULL || session == NULL || chan == NULL || fd_of == NULL) {
-        return -ENOSYS;
-    }
-    struct fuse_context *ctx = context();
-    struct fuse_session *se = ctx == NULL || ctx->fuse == NULL ? NULL : session(ctx->fuse);
-    struct fuse_chan *ch = se == NULL ? NULL : chan(se, NULL);
-    int fd = ch == NULL ? -1 : fd_of(ch);
+    int fd = sqliteos_channel_fd(NULL);
     if (fd < 0) {
         return -EBADF;
     }

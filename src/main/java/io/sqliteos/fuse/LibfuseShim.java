@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  * slower and just as correct. The same library sends the kernel two
  * notifications: drop every cached name ({@link #incrementEpoch}), which
  * libfuse 2 has no call for, and take the pages of a file being opened
- * ({@link #storeOpenedPages}, page_store.c); it hands libfuse many directory entries in one call ({@link #fillDir},
- * dir_fill.c); and it rehearses requests for the JIT warm-up
- * ({@link RequestRehearsal}, rehearsal.c).
+ * ({@link #storeOpenedPages}, page_store.c); it hands libfuse many directory
+ * entries in one call ({@link #fillDir}, dir_fill.c); and it rehearses
+ * requests for the JIT warm-up ({@link RequestRehearsal}, rehearsal.c).
  */
 final class LibfuseShim {
 
