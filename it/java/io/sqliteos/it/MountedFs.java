@@ -91,6 +91,16 @@ public final class MountedFs implements AutoCloseable {
         }
     }
 
+    /** How often {@code text} occurs in the daemon's log so far. */
+    public int logCount(String text) {
+        String log = log();
+        int count = 0;
+        for (int at = log.indexOf(text); at >= 0; at = log.indexOf(text, at + 1)) {
+            count++;
+        }
+        return count;
+    }
+
     public boolean isMounted() {
         try {
             String target = " " + root.toString() + " ";

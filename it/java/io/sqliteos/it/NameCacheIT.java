@@ -47,13 +47,7 @@ class NameCacheIT {
 
     /** How often the daemon was asked {@code request} (as libfuse logs it) for {@code path}. */
     static int requests(String request, String path) {
-        String line = request + " " + path + "\n";
-        String log = fs.log();
-        int count = 0;
-        for (int at = log.indexOf(line); at >= 0; at = log.indexOf(line, at + 1)) {
-            count++;
-        }
-        return count;
+        return fs.logCount(request + " " + path + "\n");
     }
 
     @Test

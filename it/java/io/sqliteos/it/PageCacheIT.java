@@ -45,16 +45,7 @@ class PageCacheIT {
 
     /** How many READ requests the daemon has served so far. */
     static int reads() {
-        String log = fs.log();
-        int count = 0;
-        for (int at = log.indexOf("opcode: READ "); at >= 0; at = log.indexOf("opcode: READ ", at + 1)) {
-            count++;
-        }
-        return count;
-    }
-
-    static String text(int size, char c) {
-        return String.valueOf(c).repeat(size);
+        return fs.logCount("opcode: READ ");
     }
 
     @Test
