@@ -72,6 +72,13 @@
 
 /* Checks without a new request before the standby stops checking (until the next one comes). */
 #define QUIET_CHECKS 100
+/*
+ * Through io_uring only FORGETs (and the rare INTERRUPT) reach /dev/fuse, and
+ * nobody waits for them: after serving some, the listener lets the next ones
+ * gather this long, so that the kernel hands them over as one BATCH_FORGET
+ * instead of waking it for each unlinked or evicted file.
+ */
+#define FORGET_GATHER_NS 1000000L
 
 /*
  * The largest read or write one request may carry: 1 MiB (256 pages), the
@@ -534,6 +541,10 @@ static int serve_requests(struct worker *w) {
             pthread_mutex_unlock(&p->lock);
             sqliteos_forgetting(&buf);
             p->process(p->se, &buf, ch);
+            if (sqliteos_uring_active()) {
+                struct timespec gather = { 0, FORGET_GATHER_NS };
+                nanosleep(&gather, NULL);
+            }
             pthread_mutex_lock(&p->lock);
             continue;
         }
