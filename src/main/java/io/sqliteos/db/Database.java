@@ -143,14 +143,14 @@ public final class Database implements AutoCloseable {
             first.close();
             throw e;
         }
-        this.writer = new SqliteStore(first, entryCache, inodeCache, inodeCeiling, true);
+        this.writer = new SqliteStore(sqlControlsTransactions(first), entryCache, inodeCache, inodeCeiling, true);
         long diskBytes = totalSpace();
         this.writeHeadroomBytes = Math.max(512 << 10, Math.min(MAX_WRITE_HEADROOM_BYTES, diskBytes / 8));
         this.reserve = new DiskReserve(Path.of(file + "-reserve"), diskBytes);
         reserve.replenish();
         this.freePages = FreePages.open(file, keepFree.toNanos());
         try {
-            this.checkpointer = new Checkpointer(connect(), this::giveFreePagesBack);
+            this.checkpointer = new Checkpointer(sqlControlsTransactions(connect()), this::giveFreePagesBack);
         } catch (SQLException | RuntimeException e) {
             if (freePages != null) {
                 freePages.close();
@@ -344,10 +344,25 @@ public final class Database implements AutoCloseable {
 
     private SqliteStore newStore(boolean shared) {
         try {
-            return new SqliteStore(connect(), entryCache, inodeCache, inodeCeiling, shared);
+            return new SqliteStore(sqlControlsTransactions(connect()), entryCache, inodeCache, inodeCeiling, shared);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }
+    }
+
+    /**
+     * Leaves transactions to the SQL that stores and the checkpointer run
+     * (BEGIN, SAVEPOINT, COMMIT): the driver stops following every statement
+     * with transaction statements of its own. In its auto-commit mode it steps
+     * a {@code begin;} after each one, and a {@code commit;} when that works:
+     * inside a transaction the begin fails, and SQLite formats the error
+     * message; outside one the pair commits nothing. Either way it changes
+     * nothing, for two extra statements per statement. The connection's JDBC
+     * commit and rollback are not for use afterwards.
+     */
+    private static Connection sqlControlsTransactions(Connection c) throws SQLException {
+        c.unwrap(org.sqlite.SQLiteConnection.class).getConnectionConfig().setAutoCommit(false);
+        return c;
     }
 
     private static final AtomicBoolean temporaryFilesPlaced = new AtomicBoolean();
