@@ -3,6 +3,7 @@ package io.sqliteos.cli;
 import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -138,40 +139,59 @@ final class MountCommand implements Callable<Integer> {
         return args;
     }
 
-    /** Starts the daemon in a detached JVM and waits until the mount is live. */
+    /**
+     * Starts the daemon in a detached JVM and waits until the mount is live.
+     * A shell starts it in the background and exits at once, printing its
+     * pid: were the daemon this JVM's own child, a thread would wait for it in
+     * native code, and this JVM's exit waits 300 ms for such threads before it
+     * gives up on them.
+     */
     private int startInBackground(Daemon.Settings settings) throws IOException, InterruptedException {
         Path dir = settings.mountPoint();
         Path log = logFile != null ? logFile
                 : Path.of("/tmp", "sqliteos-" + dir.toString().replaceAll("[^A-Za-z0-9._-]", "_") + ".log");
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of("setsid", java));
+        // a background job of a shell without job control is no group leader, so setsid needs no fork: $! is the daemon
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c",
+                "log=$1; shift; setsid \"$@\" </dev/null >>\"$log\" 2>&1 & echo $!", "sh", log.toString(), java));
         cmd.addAll(daemonArguments(ManagementFactory.getRuntimeMXBean().getInputArguments(), settings,
                 System.getProperty("java.class.path")));
-        Process daemon = new ProcessBuilder(cmd)
+        Process starter = new ProcessBuilder(cmd)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
                 .start();
+        String pid = new String(starter.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+        if (starter.waitFor() != 0 || !pid.matches("[0-9]+")) {
+            System.err.println("sqliteos: could not start the daemon (sh exited with status " + starter.exitValue() + ")");
+            return 1;
+        }
+        ProcessHandle daemon = ProcessHandle.of(Long.parseLong(pid)).orElse(null);
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (System.nanoTime() < deadline) {
             if (MountPoints.isMounted(dir)) {
                 System.out.println("sqliteos: mounted " + (db == null ? "an in-memory file system" : db.toAbsolutePath())
-                        + " on " + dir + " (daemon pid " + daemon.pid() + ", log " + log + ")");
+                        + " on " + dir + " (daemon pid " + pid + ", log " + log + ")");
                 System.out.println("sqliteos: IPC socket " + (ipcSocket != null ? ipcSocket.toAbsolutePath()
                         : io.sqliteos.ipc.SocketPath.forMount(dir)));
                 System.out.println("sqliteos: unmount with: sqliteos umount " + dir);
                 return 0;
             }
-            if (!daemon.isAlive()) {
-                System.err.println("sqliteos: the daemon exited with status " + daemon.exitValue() + "; its log " + log + " says:");
-                List<String> lines = Files.readAllLines(log);
-                lines.subList(Math.max(0, lines.size() - 15), lines.size()).forEach(l -> System.err.println("  " + l));
+            if (daemon == null || !daemon.isAlive()) {
+                System.err.println("sqliteos: the daemon exited; its log " + log + " says:");
+                try {
+                    List<String> lines = Files.readAllLines(log);
+                    lines.subList(Math.max(0, lines.size() - 15), lines.size()).forEach(l -> System.err.println("  " + l));
+                } catch (IOException e) {
+                    System.err.println("  (nothing: " + e + ")");
+                }
                 return 1;
             }
             Thread.sleep(10);
         }
         System.err.println("sqliteos: the daemon did not mount " + dir + " within 30 s; see " + log);
-        daemon.destroy();
+        if (daemon != null) {
+            daemon.destroy();
+        }
         return 1;
     }
 }
