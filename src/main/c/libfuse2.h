@@ -110,8 +110,9 @@ void sqliteos_request_finished(void);
 void sqliteos_creating(uint64_t node, const struct fuse_file_info *fi);
 void sqliteos_create_failed(uint64_t node, const struct fuse_file_info *fi);
 uint64_t sqliteos_attr_request_node(void);
-/* The node of the OPEN this thread is serving, or 0. */
+/* The node of the OPEN, or of the READ, this thread is serving, or 0. */
 uint64_t sqliteos_open_request_node(void);
+uint64_t sqliteos_read_request_node(void);
 /* attr_cache.c: a FORGET or BATCH_FORGET about to be served; whether the kernel holds a file's lookup. */
 void sqliteos_forgetting(const struct fuse_buf *buf);
 int sqliteos_kernel_holds(uint64_t ino);

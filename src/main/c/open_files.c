@@ -147,6 +147,11 @@ uint64_t sqliteos_open_request_node(void) {
     return current_opcode == FUSE_OPEN ? current_node : 0;
 }
 
+/* The node of the READ this thread is serving (page_store.c), or 0. */
+uint64_t sqliteos_read_request_node(void) {
+    return current_opcode == FUSE_READ ? current_node : 0;
+}
+
 /* Called by the worker loop once the request has been served. */
 void sqliteos_request_finished(void) {
     current_opcode = 0;

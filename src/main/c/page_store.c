@@ -1,15 +1,21 @@
 /*
- * Hands the kernel the whole content of a small file as it is being opened,
- * so that reading it costs no READ request.
+ * Hands the kernel file content for its page cache with STORE notifications,
+ * so that reading it costs no READ request. Two cases:
  *
- * Without this, every open of a file drops the pages the kernel cached of it
- * (the daemon cannot tell what changed behind the kernel's back, inside a
- * transaction for one), and the first read then asks the daemon. The daemon
- * instead sends the file's bytes, current as of the open, with a STORE
- * notification before the reply to OPEN, and the reply then asks the kernel
- * to keep its cache: the pages hold exactly what a READ would have fetched.
- * Whether that is safe (no one may write the file meanwhile) is the daemon's
- * decision (FileSystem); this file only delivers.
+ *  - the whole content of a small file as it is being opened. Without this,
+ *    every open of a file drops the pages the kernel cached of it (the daemon
+ *    cannot tell what changed behind the kernel's back, inside a transaction
+ *    for one), and the first read then asks the daemon. The daemon instead
+ *    sends the file's bytes, current as of the open, before the reply to OPEN,
+ *    and the reply then asks the kernel to keep its cache: the pages hold
+ *    exactly what a READ would have fetched.
+ *  - the rest of the block that a small READ loaded: the daemon stores a file
+ *    in 16 KiB blocks, so a 4 KiB read costs it the whole block anyway. The
+ *    pages the READ itself asks for are not among them: the kernel holds them
+ *    locked until the reply.
+ *
+ * Whether that is safe (no one may change the content meanwhile) is the
+ * daemon's decision (FileSystem); this file only delivers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,13 +35,7 @@ struct fuse_notify_store_out {
 
 extern __thread int sqliteos_rehearsing;
 
-/*
- * Stores `size` bytes at `data` as the start of the file that the OPEN this
- * thread serves names. Call before that OPEN's reply. Returns 0, or -errno:
- * -EINVAL outside an OPEN (or in a rehearsal), else what the kernel said.
- */
-int sqliteos_store_opened_pages(const void *data, uint32_t size) {
-    uint64_t node = sqliteos_open_request_node();
+static int store(uint64_t node, uint64_t offset, const void *data, uint32_t size) {
     if (node == 0 || sqliteos_rehearsing) {
         return -EINVAL;
     }
@@ -43,7 +43,7 @@ int sqliteos_store_opened_pages(const void *data, uint32_t size) {
     if (fd < 0) {
         return -EBADF;
     }
-    struct fuse_notify_store_out arg = { .nodeid = node, .offset = 0, .size = size };
+    struct fuse_notify_store_out arg = { .nodeid = node, .offset = offset, .size = size };
     struct fuse_out_header out = { sizeof out + sizeof arg + size, FUSE_NOTIFY_STORE, 0 };
     struct iovec iov[] = {
         { &out, sizeof out },
@@ -55,4 +55,23 @@ int sqliteos_store_opened_pages(const void *data, uint32_t size) {
         return -errno;
     }
     return n == (ssize_t) out.len ? 0 : -EIO;
+}
+
+/*
+ * Stores `size` bytes at `data` as the start of the file that the OPEN this
+ * thread serves names. Call before that OPEN's reply. Returns 0, or -errno:
+ * -EINVAL outside an OPEN (or in a rehearsal), else what the kernel said.
+ */
+int sqliteos_store_opened_pages(const void *data, uint32_t size) {
+    return store(sqliteos_open_request_node(), 0, data, size);
+}
+
+/*
+ * Stores `size` bytes at `data` at `offset` of the file that the READ this
+ * thread serves names; they must not overlap the pages the READ asks for.
+ * Returns 0, or -errno: -EINVAL outside a READ (or in a rehearsal), else what
+ * the kernel said.
+ */
+int sqliteos_store_read_pages(const void *data, uint64_t offset, uint32_t size) {
+    return store(sqliteos_read_request_node(), offset, data, size);
 }

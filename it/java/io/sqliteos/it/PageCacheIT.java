@@ -17,8 +17,10 @@ import org.junit.jupiter.api.Test;
  * A small file opened for reading is handed to the kernel whole, with the
  * reply to its open, so that reading it costs no request; and whatever
  * changed it before, through any path, an open still reads its latest
- * content. The requests are seen in the {@code --debug} log, which names each
- * with its opcode.
+ * content. A small read of a larger file hands the kernel the rest of its
+ * 16 KiB block too, never a version older than one written before. The
+ * requests are seen in the {@code --debug} log, which names each with its
+ * opcode.
  */
 class PageCacheIT {
 
@@ -152,5 +154,95 @@ class PageCacheIT {
         BasicFileAttributes a = Files.readAttributes(fs.path("f"), BasicFileAttributes.class);
         assertThat(a.lastAccessTime().toInstant()).as("atime, after a read that the kernel answered")
                 .isAfter(a.lastModifiedTime().toInstant());
+    }
+
+    static final int PAGE = 4096;
+    static final int BLOCK = 16384;
+
+    /** A descriptor that reads at random: every read of an uncached page is a READ of that page alone. */
+    static int openForRandomReads(String name) {
+        int fd = Sys.open(fs.path(name), Sys.O_RDONLY, 0);
+        assertThat(fd).as("open " + name).isGreaterThanOrEqualTo(0);
+        assertThat(Sys.fadvise(fd, 0, 0, Sys.POSIX_FADV_RANDOM)).as("fadvise").isZero();
+        return fd;
+    }
+
+    @Test
+    void aReadOfOnePageBringsTheRestOfItsBlock() throws Exception {
+        byte[] content = new byte[40 * BLOCK + 1000]; // over 64 KiB: the open hands over nothing
+        new java.util.Random(5).nextBytes(content);
+        Files.write(fs.path("big"), content);
+        int fd = openForRandomReads("big");
+        try {
+            int before = reads();
+            assertThat(Sys.pread(fd, PAGE, 7 * BLOCK + PAGE)).isEqualTo(slice(content, 7 * BLOCK + PAGE, PAGE));
+            assertThat(reads()).as("READ requests for one page").isEqualTo(before + 1);
+            for (int page : new int[] {0, 2, 3}) {
+                long at = 7 * BLOCK + page * PAGE;
+                assertThat(Sys.pread(fd, PAGE, at)).as("page %d of the block", page).isEqualTo(slice(content, at, PAGE));
+            }
+            assertThat(reads()).as("READ requests for the other pages of its block").isEqualTo(before + 1);
+            assertThat(Sys.pread(fd, PAGE, 8 * BLOCK)).isEqualTo(slice(content, 8 * BLOCK, PAGE));
+            assertThat(reads()).as("READ requests for a page of the next block").isEqualTo(before + 2);
+
+            // the last block is short: its pages end with the file, and so does the size the kernel knows
+            long last = 40 * BLOCK;
+            assertThat(Sys.pread(fd, PAGE, last + 500)).isEqualTo(slice(content, last + 500, 500));
+            assertThat(Sys.fstat(fd).size()).isEqualTo(content.length);
+            assertThat(Sys.truncate(fs.path("big"), 3 * BLOCK + 10)).isZero();
+            assertThat(Sys.pread(fd, PAGE, 3 * BLOCK + 4)).as("after a truncation by name")
+                    .isEqualTo(slice(content, 3 * BLOCK + 4, 6));
+            assertThat(Sys.pread(fd, PAGE, last)).as("past the new end").isEmpty();
+            assertThat(Sys.fstat(fd).size()).isEqualTo(3 * BLOCK + 10);
+        } finally {
+            Sys.close(fd);
+        }
+    }
+
+    @Test
+    void pagesBroughtWithABlockAreNeverOlderThanAWriteClosedBeforeTheRead() throws Exception {
+        // One thread writes numbered versions into the second page of random blocks, each
+        // through a descriptor of its own. Another reads through one descriptor, opened
+        // before: the first page of a block (which may bring the others), then the second.
+        // A read that starts after a version was written and closed must find that version
+        // or a later one, even if the page came with its block.
+        int blocks = 64;
+        Files.write(fs.path("v"), new byte[blocks * BLOCK]);
+        java.util.concurrent.atomic.AtomicIntegerArray closed = new java.util.concurrent.atomic.AtomicIntegerArray(blocks);
+        int versions = 3000;
+        AtomicInteger done = new AtomicInteger();
+        CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+            java.util.Random random = new java.util.Random(11);
+            for (int v = 1; v <= versions; v++) {
+                int block = random.nextInt(blocks);
+                int fd = Sys.open(fs.path("v"), Sys.O_WRONLY, 0);
+                Sys.pwrite(fd, String.format("%08d", v).getBytes(StandardCharsets.US_ASCII), (long) block * BLOCK + PAGE);
+                Sys.close(fd);
+                closed.set(block, v);
+            }
+            done.set(1);
+        });
+        int fd = openForRandomReads("v");
+        try {
+            java.util.Random random = new java.util.Random(12);
+            int checked = 0;
+            while (done.get() == 0 || checked == 0) {
+                int block = random.nextInt(blocks);
+                int atLeast = closed.get(block);
+                Sys.pread(fd, PAGE, (long) block * BLOCK);
+                String seen = new String(Sys.pread(fd, 8, (long) block * BLOCK + PAGE), StandardCharsets.US_ASCII);
+                int version = seen.charAt(0) == 0 ? 0 : Integer.parseInt(seen);
+                assertThat(version).as("block %d, read after version %d was closed", block, atLeast)
+                        .isGreaterThanOrEqualTo(atLeast);
+                checked++;
+            }
+        } finally {
+            Sys.close(fd);
+        }
+        writer.get(120, TimeUnit.SECONDS);
+    }
+
+    static byte[] slice(byte[] a, long from, int length) {
+        return java.util.Arrays.copyOfRange(a, (int) from, (int) from + length);
     }
 }

@@ -77,6 +77,8 @@ public final class Sys {
 
         int fsync(int fd);
 
+        int posix_fadvise(int fd, @off_t long offset, @off_t long length, int advice);
+
         int mkdir(String path, int mode);
 
         int rmdir(String path);
@@ -177,6 +179,14 @@ public final class Sys {
 
     public static int fallocate(int fd, int mode, long offset, long length) {
         return (int) check(C.fallocate(fd, mode, offset, length));
+    }
+
+    /** posix_fadvise(2)'s advice that the descriptor reads at random: the kernel reads no pages ahead. */
+    public static final int POSIX_FADV_RANDOM = 1;
+
+    /** posix_fadvise(2); returns 0 or an errno (it does not set errno). */
+    public static int fadvise(int fd, long offset, long length, int advice) {
+        return C.posix_fadvise(fd, offset, length, advice);
     }
 
     public static int fsync(int fd) {

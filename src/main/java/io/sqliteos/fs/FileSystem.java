@@ -904,6 +904,85 @@ public final class FileSystem {
     }
 
     /**
+     * Takes the pages of a block around those a small read asks for, for the
+     * kernel's page cache: a file is stored in blocks of {@link
+     * BlockLayout#BLOCK_SIZE}, so a 4 KiB read loads the whole block anyway,
+     * and a later read of its neighbours then costs no request.
+     */
+    public interface BlockPages {
+        /** Bytes [from, from + length) of {@code block} are the file's from {@code fileOffset}: store them. */
+        void store(byte[] block, int from, int length, long fileOffset);
+    }
+
+    /** The kernel's page size: what it locks for a read, and what {@link BlockPages} must leave out. */
+    private static final int PAGE_SIZE = 4096;
+
+    /**
+     * {@link #read}, which also offers {@code pages} (null: none) the rest of
+     * the block when the read lies within one block, outside transactions, of
+     * a single-link file that no handle may write.
+     */
+    public int read(Caller c, long fh, byte[] dst, int length, long offset, BlockPages pages) {
+        long index = BlockLayout.index(offset);
+        if (pages == null || length <= 0 || offset < 0 || BlockLayout.index(offset + length - 1) != index
+                || router.bypassPageCache(c)) {
+            return read(c, fh, dst, length, offset);
+        }
+        long ino = openFiles.get(fh).ino();
+        if (openFiles.hasWriters(ino)) {
+            return read(c, fh, dst, length, offset); // the pages could not be handed over
+        }
+        long mark = openFiles.changeMark(ino); // before the read: a writer that opens after it voids the block
+        byte[][] block = {null};
+        long[] size = {0};
+        int n = read(c, fh, length, offset, (s, i, from, count) -> {
+            InodeRow r = s.inode(i);
+            if (r == null || r.nlink != 1 || !Mode.isRegular(r.mode)) {
+                readRange(s, i, from, dst, count);
+                return;
+            }
+            byte[] whole = new byte[BlockLayout.BLOCK_SIZE]; // zeros where the block is short or a hole
+            byte[] stored = s.block(i, index);
+            if (stored != null) {
+                System.arraycopy(stored, 0, whole, 0, Math.min(stored.length, whole.length));
+            }
+            System.arraycopy(whole, (int) (from - BlockLayout.start(index)), dst, 0, count);
+            block[0] = whole;
+            size[0] = r.size;
+        });
+        if (block[0] != null) {
+            offerRestOfBlock(ino, mark, block[0], index, size[0], offset, length, pages);
+        }
+        return n;
+    }
+
+    /**
+     * Hands {@code pages} the parts of the block before and after the pages the
+     * read asked for (the kernel holds those locked until the reply), up to the
+     * end of the file, if the content cannot have changed since the read.
+     */
+    private void offerRestOfBlock(long ino, long mark, byte[] block, long index, long fileSize, long offset, int length,
+            BlockPages pages) {
+        long blockStart = BlockLayout.start(index);
+        long blockEnd = Math.min(blockStart + BlockLayout.BLOCK_SIZE, fileSize);
+        long askedStart = offset / PAGE_SIZE * PAGE_SIZE;
+        long askedEnd = (offset + length + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+        boolean before = askedStart > blockStart;
+        boolean after = askedEnd < blockEnd;
+        if (!before && !after) {
+            return;
+        }
+        openFiles.aloneIfUnchanged(ino, mark, () -> {
+            if (before) {
+                pages.store(block, 0, (int) (askedStart - blockStart), blockStart);
+            }
+            if (after) {
+                pages.store(block, (int) (askedEnd - blockStart), (int) (blockEnd - askedEnd), askedEnd);
+            }
+        });
+    }
+
+    /**
      * {@link #read} into the buffer lent to SQL on this thread ({@link
      * io.sqliteos.db.LentMemory}), of at least {@code length} bytes.
      */

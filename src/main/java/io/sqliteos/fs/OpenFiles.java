@@ -2,6 +2,8 @@ package io.sqliteos.fs;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The table of open file handles. It also counts opens per inode, because an
@@ -38,20 +40,30 @@ final class OpenFiles {
     private final ConcurrentHashMap<Long, Integer> opensPerInode = new ConcurrentHashMap<>();
     /** Of those, the handles that may write. */
     private final ConcurrentHashMap<Long, Integer> writersPerInode = new ConcurrentHashMap<>();
-    /** Orders the opens of one inode (by hash) against {@link #openAlone}'s work. */
-    private final Object[] inodeLocks = new Object[64];
+    /** Orders the opens of one inode (by hash) against {@link #openAlone}'s and {@link #aloneIfUnchanged}'s work. */
+    private final ReentrantLock[] inodeLocks = new ReentrantLock[64];
+    /**
+     * Per lock, how many writable opens it has seen: a content change needs
+     * one (a truncation by name opens the file for writing too), so an
+     * unchanged count means the inodes behind the lock kept their content.
+     */
+    private final AtomicLongArray writableOpens = new AtomicLongArray(64);
     /** Inodes without names that open handles keep alive. */
     private final java.util.Set<Long> unlinkedWhileOpen = ConcurrentHashMap.newKeySet();
 
     OpenFiles() {
         for (int i = 0; i < inodeLocks.length; i++) {
-            inodeLocks[i] = new Object();
+            inodeLocks[i] = new ReentrantLock();
         }
     }
 
     Handle open(long ino, int flags) {
-        synchronized (inodeLock(ino)) {
+        ReentrantLock lock = inodeLock(ino);
+        lock.lock();
+        try {
             return register(ino, flags);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -61,17 +73,62 @@ final class OpenFiles {
      * change the file's content (a write needs a writable handle).
      */
     Handle openAlone(long ino, int flags, Runnable alone) {
-        synchronized (inodeLock(ino)) {
+        ReentrantLock lock = inodeLock(ino);
+        lock.lock();
+        try {
             Handle h = register(ino, flags);
             if (!writersPerInode.containsKey(ino)) {
                 alone.run();
             }
             return h;
+        } finally {
+            lock.unlock();
         }
     }
 
-    private Object inodeLock(long ino) {
-        return inodeLocks[(int) ((ino * 0x9E3779B97F4A7C15L) >>> 58)];
+    /** Whether a handle may write the inode now: a hint, which {@link #aloneIfUnchanged} settles. */
+    boolean hasWriters(long ino) {
+        return writersPerInode.containsKey(ino);
+    }
+
+    /**
+     * A mark to hand to {@link #aloneIfUnchanged} later: take it before
+     * reading content that is to reach the kernel's page cache.
+     */
+    long changeMark(long ino) {
+        return writableOpens.get(lockIndex(ino));
+    }
+
+    /**
+     * Runs {@code alone} if no handle of the inode may write it and none could
+     * since {@link #changeMark} gave {@code mark}: the content read since then
+     * is still the file's, and stays so while {@code alone} runs (an open
+     * waits). Skips it (false) too when another thread holds the inode's lock:
+     * the caller may be storing pages that the kernel holds locked for a read
+     * that the other thread serves, and the other thread the reverse.
+     */
+    boolean aloneIfUnchanged(long ino, long mark, Runnable alone) {
+        ReentrantLock lock = inodeLock(ino);
+        if (!lock.tryLock()) {
+            return false;
+        }
+        try {
+            if (writersPerInode.containsKey(ino) || writableOpens.get(lockIndex(ino)) != mark) {
+                return false;
+            }
+            alone.run();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private ReentrantLock inodeLock(long ino) {
+        return inodeLocks[lockIndex(ino)];
+    }
+
+    private static int lockIndex(long ino) {
+        return (int) ((ino * 0x9E3779B97F4A7C15L) >>> 58);
     }
 
     private synchronized Handle register(long ino, int flags) {
@@ -79,6 +136,7 @@ final class OpenFiles {
         opensPerInode.merge(ino, 1, Integer::sum);
         if (h.writable()) {
             writersPerInode.merge(ino, 1, Integer::sum);
+            writableOpens.incrementAndGet(lockIndex(ino)); // the caller holds the inode's lock
         }
         handles.put(h.fh(), h);
         return h;

@@ -25,10 +25,11 @@ import org.slf4j.LoggerFactory;
  *     (uring_transport.c).
  * </ul>
  * Without it attributes are never cached and workers come and go, which is
- * slower and just as correct. The same library sends the kernel two
+ * slower and just as correct. The same library sends the kernel
  * notifications: drop every cached name ({@link #incrementEpoch}), which
  * libfuse 2 has no call for, and take the pages of a file being opened
- * ({@link #storeOpenedPages}, page_store.c); it hands libfuse many directory
+ * ({@link #storeOpenedPages}) or the rest of a block being read ({@link
+ * #storeReadPages}, page_store.c); it hands libfuse many directory
  * entries in one call ({@link #fillDir}, dir_fill.c); and it rehearses
  * requests for the JIT warm-up ({@link RequestRehearsal}, rehearsal.c).
  */
@@ -46,6 +47,7 @@ final class LibfuseShim {
     private static final String URING_ACTIVE_SYMBOL = "sqliteos_uring_active";
     private static final String URING_READ_BUFFER_SYMBOL = "sqliteos_uring_read_buffer";
     private static final String STORE_PAGES_SYMBOL = "sqliteos_store_opened_pages";
+    private static final String STORE_READ_PAGES_SYMBOL = "sqliteos_store_read_pages";
     private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
@@ -57,6 +59,8 @@ final class LibfuseShim {
     private static final CallContext VOID_OF_POINTER = new CallContext(Type.VOID, Type.POINTER);
     private static final CallContext INT_OF_NOTHING = new CallContext(Type.SINT32);
     private static final CallContext INT_OF_POINTER_AND_UINT = new CallContext(Type.SINT32, Type.POINTER, Type.UINT32);
+    private static final CallContext INT_OF_POINTER_LONG_AND_UINT =
+            new CallContext(Type.SINT32, Type.POINTER, Type.UINT64, Type.UINT32);
     /** errno's ENOSYS: what {@link #incrementEpoch} answers when the library is not loaded. */
     private static final long ENOSYS = 38;
 
@@ -67,7 +71,7 @@ final class LibfuseShim {
     private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
     private static volatile long keepNodePages; // the same
     private static volatile long uringAllow, uringActive, uringReadBuffer; // the same
-    private static volatile long storePages; // the same
+    private static volatile long storePages, storeReadPages; // the same
 
     private LibfuseShim() {}
 
@@ -196,6 +200,20 @@ final class LibfuseShim {
         return (int) Invoker.getInstance().invokeN2(INT_OF_POINTER_AND_UINT, storePages, address, size);
     }
 
+    /** True when {@link #storeReadPages} is there to call. */
+    static boolean storesReadPages() {
+        return storeReadPages != 0;
+    }
+
+    /**
+     * Puts {@code size} bytes at {@code address} into the kernel's page cache
+     * at {@code offset} of the file that the READ this thread serves names,
+     * beside the pages it asks for (page_store.c). Returns 0, or a negative errno.
+     */
+    static int storeReadPages(long address, long offset, int size) {
+        return (int) Invoker.getInstance().invokeN3(INT_OF_POINTER_LONG_AND_UINT, storeReadPages, address, offset, size);
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -223,6 +241,7 @@ final class LibfuseShim {
                 uringActive = lib.getSymbolAddress(URING_ACTIVE_SYMBOL);
                 uringReadBuffer = lib.getSymbolAddress(URING_READ_BUFFER_SYMBOL);
                 storePages = lib.getSymbolAddress(STORE_PAGES_SYMBOL);
+                storeReadPages = lib.getSymbolAddress(STORE_READ_PAGES_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

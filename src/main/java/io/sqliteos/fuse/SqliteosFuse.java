@@ -405,7 +405,7 @@ public final class SqliteosFuse extends FuseStubFS {
                 }
             }
             byte[] data = requestBuffer(size);
-            int n = fs.read(caller(), fh(fi), data, (int) size, offset);
+            int n = fs.read(caller(), fh(fi), data, (int) size, offset, BlockNeighbourPages.forRead());
             buf.put(0, data, 0, n);
             return n;
         });
