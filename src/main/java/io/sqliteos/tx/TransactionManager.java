@@ -86,7 +86,8 @@ public final class TransactionManager implements AutoCloseable {
 
     /** True while a write transaction holds the write lock. */
     public boolean anyWriter() {
-        return all().stream().anyMatch(t -> t.write);
+        // asked by every first read after a change (its access time): without transactions, no list
+        return anyOpen() && all().stream().anyMatch(t -> t.write);
     }
 
     private List<Transaction> all() {
