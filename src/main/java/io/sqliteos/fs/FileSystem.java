@@ -900,7 +900,7 @@ public final class FileSystem {
     }
 
     public int read(Caller c, long fh, byte[] dst, int length, long offset) {
-        return read(c, fh, length, offset, (s, ino, from, count) -> readRange(s, ino, from, dst, count));
+        return read(c, fh, length, offset, (s, r, from, count) -> readRange(s, r.ino, from, dst, count));
     }
 
     /**
@@ -935,16 +935,15 @@ public final class FileSystem {
         long mark = openFiles.changeMark(ino); // before the read: a writer that opens after it voids the block
         byte[][] block = {null};
         long[] size = {0};
-        int n = read(c, fh, length, offset, (s, i, from, count) -> {
-            InodeRow r = s.inode(i);
-            if (r == null || r.nlink != 1 || !Mode.isRegular(r.mode)) {
-                readRange(s, i, from, dst, count);
+        int n = read(c, fh, length, offset, (s, r, from, count) -> {
+            if (r.nlink != 1 || !Mode.isRegular(r.mode)) {
+                readRange(s, r.ino, from, dst, count);
                 return;
             }
-            byte[] whole = new byte[BlockLayout.BLOCK_SIZE]; // zeros where the block is short or a hole
-            byte[] stored = s.block(i, index);
-            if (stored != null) {
-                System.arraycopy(stored, 0, whole, 0, Math.min(stored.length, whole.length));
+            byte[] whole = s.block(r.ino, index);
+            if (whole == null || whole.length < BlockLayout.BLOCK_SIZE) {
+                // a hole, or a short block: zeros after what is stored
+                whole = java.util.Arrays.copyOf(whole == null ? new byte[0] : whole, BlockLayout.BLOCK_SIZE);
             }
             System.arraycopy(whole, (int) (from - BlockLayout.start(index)), dst, 0, count);
             block[0] = whole;
@@ -987,13 +986,13 @@ public final class FileSystem {
      * io.sqliteos.db.LentMemory}), of at least {@code length} bytes.
      */
     public int readIntoLent(Caller c, long fh, int length, long offset) {
-        return read(c, fh, length, offset, (s, ino, from, count) -> s.copyOutLent(ino, from, count, BlockLayout.BLOCK_SIZE));
+        return read(c, fh, length, offset, (s, r, from, count) -> s.copyOutLent(r.ino, from, count, BlockLayout.BLOCK_SIZE));
     }
 
-    /** Where a read puts the bytes [offset, offset + count) of a file. */
+    /** Where a read puts the bytes [offset, offset + count) of a file, whose row the read found. */
     @FunctionalInterface
     private interface RangeReader {
-        void read(Store s, long ino, long offset, int count);
+        void read(Store s, InodeRow r, long offset, int count);
     }
 
     private int read(Caller c, long fh, int length, long offset, RangeReader into) {
@@ -1011,7 +1010,7 @@ public final class FileSystem {
                 return 0;
             }
             int count = (int) Math.min(length, r.size - offset);
-            into.read(s, r.ino, offset, count);
+            into.read(s, r, offset, count);
             if (accessTimeDue(r)) {
                 needsAtime[0] = 1;
             }
