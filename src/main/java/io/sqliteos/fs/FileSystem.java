@@ -352,7 +352,7 @@ public final class FileSystem {
                 if (Mode.isDirectory(r.mode) || !hasSetIdBitsToDrop(r.mode)) {
                     return null;
                 }
-                if (!c.isRoot() && c.uid() != r.uid && !permits(c, r, W_OK) && !openFiles.openForWriting(r.ino)) {
+                if (!c.isRoot() && c.uid() != r.uid && !permits(c, r, W_OK) && !openFiles.hasWriters(r.ino)) {
                     throw new FsException(Errno.EPERM, "dropping set-ID bits needs the owner, root or a writer");
                 }
                 dropSetIdBits(r);

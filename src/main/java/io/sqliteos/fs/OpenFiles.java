@@ -77,7 +77,7 @@ final class OpenFiles {
         lock.lock();
         try {
             Handle h = register(ino, flags);
-            if (!writersPerInode.containsKey(ino)) {
+            if (!hasWriters(ino)) {
                 alone.run();
             }
             return h;
@@ -86,7 +86,10 @@ final class OpenFiles {
         }
     }
 
-    /** Whether a handle may write the inode now: a hint, which {@link #aloneIfUnchanged} settles. */
+    /**
+     * Whether a handle may write the inode now. For a store of pages only a
+     * hint, which {@link #aloneIfUnchanged} settles under the inode's lock.
+     */
     boolean hasWriters(long ino) {
         return writersPerInode.containsKey(ino);
     }
@@ -113,7 +116,7 @@ final class OpenFiles {
             return false;
         }
         try {
-            if (writersPerInode.containsKey(ino) || writableOpens.get(lockIndex(ino)) != mark) {
+            if (hasWriters(ino) || writableOpens.get(lockIndex(ino)) != mark) {
                 return false;
             }
             alone.run();
@@ -181,11 +184,6 @@ final class OpenFiles {
         }
         unlinkedWhileOpen.add(ino);
         return true;
-    }
-
-    /** Whether any handle may write the inode: a scan of every handle, for rare questions only. */
-    boolean openForWriting(long ino) {
-        return handles.values().stream().anyMatch(h -> h.ino() == ino && h.writable());
     }
 
     synchronized boolean isOpen(long ino) {
