@@ -1,7 +1,9 @@
 /*
  * FUSE over io_uring: requests come and replies go through ring entries the
  * daemon registers with the kernel, instead of read and write on /dev/fuse.
- * Linux offers it from 6.14 when the fuse module's enable_uring is set.
+ * Linux offers it from 6.14 when the fuse module's enable_uring is set; the
+ * daemon asks for it only when mounted with --io-uring (see the README for
+ * when it is the faster of the two).
  *
  * Why: through /dev/fuse each request wakes a worker, usually on the other
  * processor, and its reply wakes the client there again; on a virtual machine

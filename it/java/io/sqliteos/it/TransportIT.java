@@ -11,10 +11,11 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Requests reach the daemon through io_uring where the kernel offers it, and
- * through /dev/fuse when told so or when it may not make rings; either way every kind of
- * request and reply comes through whole: large writes and reads, listings,
- * names, attributes, and many clients' requests at once.
+ * Requests reach the daemon through /dev/fuse by default, and through io_uring
+ * with --io-uring where the kernel offers it (through /dev/fuse still where the
+ * daemon may not make rings); either way every kind of request and reply comes
+ * through whole: large writes and reads, listings, names, attributes, and many
+ * clients' requests at once.
  */
 class TransportIT {
 
@@ -22,10 +23,10 @@ class TransportIT {
     private static final Path IO_URING_DISABLED = Path.of("/proc/sys/kernel/io_uring_disabled");
 
     @Test
-    void requestsComeThroughIoUringWhereTheKernelOffersIt() throws Exception {
+    void withIoUringRequestsComeThroughIoUringWhereTheKernelOffersIt() throws Exception {
         assumeTrue(Files.exists(ENABLE_URING) && Files.readString(ENABLE_URING).trim().equals("Y"),
                 "FUSE over io_uring is off on this machine (scripts/setup turns it on where the kernel has it)");
-        try (MountedFs fs = MountedFs.start("--size", "256M")) {
+        try (MountedFs fs = MountedFs.start("--size", "256M", "--io-uring")) {
             MountedFs.eventually("the transport to be reported", 30, () -> fs.log().contains("come through"));
             assertThat(fs.log()).contains("come through io_uring");
             // one ring per worker, at least one worker per processor's queue
@@ -35,12 +36,22 @@ class TransportIT {
     }
 
     @Test
-    void withNoIoUringRequestsComeThroughDevFuse() throws Exception {
-        try (MountedFs fs = MountedFs.start("--size", "256M", "--no-io-uring")) {
+    void byDefaultRequestsComeThroughDevFuse() throws Exception {
+        try (MountedFs fs = MountedFs.start("--size", "256M")) {
             MountedFs.eventually("the transport to be reported", 30, () -> fs.log().contains("come through"));
-            assertThat(fs.log()).contains("come through /dev/fuse: --no-io-uring");
+            assertThat(fs.log()).contains("come through /dev/fuse: io_uring not asked for");
             assertThat(ringsOf(fs.daemon().pid())).isZero();
             everyKindOfRequestComesThroughWhole(fs);
+        }
+    }
+
+    @Test
+    void noIoUringStillMeansDevFuse() throws Exception {
+        try (MountedFs fs = MountedFs.start("--size", "256M", "--no-io-uring")) {
+            MountedFs.eventually("the transport to be reported", 30, () -> fs.log().contains("come through"));
+            assertThat(fs.log()).contains("come through /dev/fuse: io_uring not asked for");
+            assertThat(ringsOf(fs.daemon().pid())).isZero();
+            assertThat(fs.sh("echo hi > f && cat f").ok().stdout()).isEqualTo("hi\n");
         }
     }
 
@@ -51,7 +62,7 @@ class TransportIT {
         assumeTrue(Files.isWritable(IO_URING_DISABLED), "cannot refuse io_uring to processes here");
         String before = Files.readString(IO_URING_DISABLED).trim();
         Files.writeString(IO_URING_DISABLED, "2"); // io_uring_setup fails with EPERM for everyone
-        try (MountedFs fs = MountedFs.start("--size", "256M")) {
+        try (MountedFs fs = MountedFs.start("--size", "256M", "--io-uring")) {
             MountedFs.eventually("the transport to be reported", 30, () -> fs.log().contains("come through"));
             assertThat(fs.log()).contains("come through /dev/fuse: io_uring is refused to this process");
             assertThat(ringsOf(fs.daemon().pid())).isZero();

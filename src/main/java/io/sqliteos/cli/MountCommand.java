@@ -68,11 +68,11 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--debug", description = "Log every FUSE request (very verbose).")
     boolean debug;
 
-    @Option(names = "--no-io-uring",
-            description = "Take every request through /dev/fuse. By default requests come through io_uring where"
-                    + " the kernel offers it: Linux 6.14 and later, with /sys/module/fuse/parameters/enable_uring"
-                    + " set to Y (scripts/setup sets it).")
-    boolean noIoUring;
+    @Option(names = "--io-uring", negatable = true,
+            description = "Take requests through FUSE over io_uring where the kernel offers it: Linux 6.14 and"
+                    + " later, with /sys/module/fuse/parameters/enable_uring set to Y (scripts/setup sets it)."
+                    + " By default, and with --no-io-uring, every request comes through /dev/fuse.")
+    boolean ioUring;
 
     @Override
     public Integer call() throws Exception {
@@ -95,7 +95,7 @@ final class MountCommand implements Callable<Integer> {
             return 2;
         }
         Daemon.Settings settings = new Daemon.Settings(dir, db, size != null ? size : defaultSize(), fuseOptions,
-                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds, !noIoUring);
+                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds, ioUring);
         return foreground ? new Daemon(settings).run() : startInBackground(settings);
     }
 

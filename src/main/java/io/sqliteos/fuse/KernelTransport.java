@@ -48,7 +48,7 @@ final class KernelTransport {
 
     private static String whyNotIoUring(boolean allowed) {
         if (!allowed) {
-            return "--no-io-uring";
+            return "io_uring not asked for (--io-uring)";
         }
         if (!Files.exists(ENABLE_URING)) {
             return "this kernel has no FUSE over io_uring (Linux 6.14 and later)";
