@@ -36,7 +36,7 @@
  * bursts of parallel requests (git status stats files from many threads) it
  * took 45% of the daemon's CPU, and even one client's requests paid it.
  *
- * Where the kernel offers FUSE over io_uring, the workers of
+ * With --io-uring, where the kernel offers FUSE over io_uring, the workers of
  * uring_transport.c serve the requests once the INIT exchange is done; the
  * workers here then read only what still comes through /dev/fuse (FORGETs and
  * INTERRUPTs), and block in read without the watch.
