@@ -144,6 +144,34 @@ class NameLookupIT {
         assertThat(fs.sh(show).ok().stdout()).isEqualTo("w/c: a\nw/moved/s: s\n");
     }
 
+    /**
+     * The daemon knows every name of a directory made by a plain mkdir, and
+     * answers lookups of names it lacks without asking the database: names a
+     * transaction makes there, each looked up as missing just before, must be
+     * found by everyone once it commits, and never if it rolls back.
+     */
+    @Test
+    void namesATransactionMakesInADirectoryMadeOutsideItAreFoundAfterItsCommit() throws Exception {
+        String show = "for f in m/new m/dir/f m/dir m/fresh/f; do test -e $f && echo \"$f: $(cat $f 2>/dev/null)\"; done; true";
+        for (String end : new String[] {"rollback", "commit"}) {
+            fs.sh("rm -rf m && mkdir -p m/fresh && echo gone > m/fresh/f").ok();
+            assertThat(fs.sh(show).ok().stdout()).isEqualTo("m/fresh/f: gone\n");
+            assertThat(control("begin")).isZero();
+            Files.writeString(fs.path("m/new"), "new");
+            Files.createDirectory(fs.path("m/dir"));
+            Files.writeString(fs.path("m/dir/f"), "f");
+            Files.delete(fs.path("m/fresh/f"));
+            assertThat(fs.sh(show).ok().stdout()).as("outside the open transaction").isEqualTo("m/fresh/f: gone\n");
+            assertThat(control(end)).isZero();
+            assertThat(fs.sh(show).ok().stdout()).as("after " + end).isEqualTo(end.equals("commit")
+                    ? "m/new: new\nm/dir/f: f\nm/dir: \n" : "m/fresh/f: gone\n");
+        }
+        // and plain changes there, seen by another process at once
+        fs.sh("echo again > m/fresh/f && mkdir m/fresh/sub && mv m/new m/fresh/sub/moved").ok();
+        assertThat(fs.sh("cat m/fresh/f m/fresh/sub/moved; test -e m/new || echo no m/new").ok().stdout())
+                .isEqualTo("again\nnewno m/new\n");
+    }
+
     /** Renames w/a to w/c and w/sub to w/moved and unlinks w/b, all in one transaction of this thread. */
     private static void renameAndUnlinkInATransactionEndedBy(String end) {
         assertThat(control("begin")).isZero();

@@ -19,15 +19,26 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Readers may meet a value a moment stale, as if they had read a moment
  * earlier: between a commit and its settling.
+ *
+ * <p>A cache may name a stand-in for "changing, ask the database": then a
+ * change leaves the stand-in under its key rather than no key, and keys leave
+ * only all at once, when the cache is cleared.
  */
 class CommittedCache<K, V> {
 
     private final ConcurrentHashMap<K, V> values = new ConcurrentHashMap<>();
     private final AtomicLong epoch = new AtomicLong();
     private final int maxValues;
+    /** Held for a key that changed while its value is not known; null: such keys are removed. */
+    private final V unknown;
 
     CommittedCache(int maxValues) {
+        this(maxValues, null);
+    }
+
+    CommittedCache(int maxValues, V unknown) {
         this.maxValues = maxValues;
+        this.unknown = unknown;
     }
 
     /** The epoch to pass to {@link #fill}; read before the snapshot the value comes from begins. */
@@ -36,20 +47,39 @@ class CommittedCache<K, V> {
     }
 
     final V get(K key) {
+        V v = values.get(key);
+        return v == unknown ? null : v;
+    }
+
+    /** What is held for {@code key}: its value, the stand-in, or null for no key. */
+    final V held(K key) {
         return values.get(key);
     }
 
     /** Keeps a value read from the database in a snapshot begun at {@code seenEpoch}. */
     final void fill(K key, V value, long seenEpoch) {
         if (values.size() >= maxValues) {
-            values.clear(); // a read that misses is only slower
+            clear(); // a read that misses is only slower
         }
         values.compute(key, (k, held) -> epoch.get() == seenEpoch ? value : held);
     }
 
     /** A value is about to change in an open write. */
     final void changing(K key) {
-        values.remove(key);
+        forget(key);
+    }
+
+    private void forget(K key) {
+        if (unknown == null) {
+            values.remove(key);
+        } else {
+            values.put(key, unknown);
+        }
+    }
+
+    /** Drops every value. */
+    void clear() {
+        values.clear();
     }
 
     /**
@@ -59,7 +89,7 @@ class CommittedCache<K, V> {
     final long settled(Collection<K> keys) {
         long now = epoch.incrementAndGet();
         for (K k : keys) {
-            values.remove(k);
+            forget(k);
         }
         return now;
     }

@@ -16,6 +16,7 @@ import java.util.regex.Pattern;
 /** {@link Store} on one SQLite connection, with its prepared statements cached. */
 final class SqliteStore implements Store {
 
+    private static final int S_IFDIR = 0040000;
     private static final Pattern SAVEPOINT_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
 
     private final Connection connection;
@@ -53,6 +54,14 @@ final class SqliteStore implements Store {
      * the committed state and go into the cache.
      */
     private final Map<Long, InodeRow> touchedInodes = new HashMap<>();
+    /**
+     * Directories the shared writer made in the open transaction. Every name
+     * in them was made by it too, so {@link #touched} holds them all, and at
+     * commit the entry cache knows them whole.
+     */
+    private final Set<Long> madeDirectories = new HashSet<>();
+    /** The entry cache's count of clears before the first of {@link #madeDirectories} was made. */
+    private long clearsBeforeMade;
     private Runnable onClose;
     /**
      * The used bytes counter as this connection's open transaction sees it, once
@@ -220,6 +229,12 @@ final class SqliteStore implements Store {
             }
             touched.clear();
         }
+        if (!madeDirectories.isEmpty()) {
+            if (outcome == Outcome.COMMITTED) {
+                entryCache.holdWhole(madeDirectories, clearsBeforeMade);
+            }
+            madeDirectories.clear();
+        }
     }
 
     @Override
@@ -274,6 +289,7 @@ final class SqliteStore implements Store {
     void undoStep() {
         touchedInodes.replaceAll((ino, row) -> null);
         touched.replaceAll((key, entry) -> null);
+        madeDirectories.clear();
         knownUsedBytes = -1;
         stepUsedBytes = 0;
         inStep = false;
@@ -378,6 +394,12 @@ final class SqliteStore implements Store {
             ps.executeUpdate();
             inodeCeiling.raise(r.ino);
             touchInode(r.ino, r);
+            if (sharesCaches && (r.mode & EntryCache.S_IFMT) == S_IFDIR) {
+                if (madeDirectories.isEmpty()) {
+                    clearsBeforeMade = entryCache.clears();
+                }
+                madeDirectories.add(r.ino);
+            }
             return r.ino;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
@@ -415,6 +437,10 @@ final class SqliteStore implements Store {
     @Override
     public long deleteInode(InodeRow r) {
         touchInode(r.ino, null);
+        if ((r.mode & EntryCache.S_IFMT) == S_IFDIR) {
+            madeDirectories.remove(r.ino);
+            entryCache.forgetWhole(r.ino);
+        }
         try {
             if (r.alloc > 0) { // alloc counts the bytes of its blocks: without any, it has none
                 PreparedStatement blocks = sql("DELETE FROM extent WHERE key >= ? AND key < ?");
@@ -546,8 +572,10 @@ final class SqliteStore implements Store {
                     return mine == EntryCache.ABSENT ? null : mine; // what this transaction wrote
                 }
                 key = null; // this transaction changed it: only the database knows it now
+            } else if (madeDirectories.contains(parent)) {
+                return null; // every name it has, this transaction made
             } else {
-                DirEntryRow hit = entryCache.get(key);
+                DirEntryRow hit = entryCache.find(key);
                 if (hit != null && (!writing || entryCache.trustworthyForWriters())) {
                     return hit == EntryCache.ABSENT ? null : hit;
                 }

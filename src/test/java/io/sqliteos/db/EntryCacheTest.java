@@ -50,4 +50,41 @@ class EntryCacheTest {
         assertThat(cache.trustworthyForWriters()).isTrue();
         assertThat(cache.get(key)).isNull();
     }
+
+    @Test
+    void aDirectoryKnownWholeLacksEveryNameItHoldsNoKeyFor() {
+        EntryCache.Key missing = new EntryCache.Key(5, "missing");
+        assertThat(cache.find(missing)).isNull();
+        cache.holdWhole(List.of(5L), cache.clears());
+        assertThat(cache.find(missing)).isSameAs(EntryCache.ABSENT);
+        assertThat(cache.find(key)).as("another directory").isNull();
+    }
+
+    @Test
+    void aNameChangingInAWholeDirectoryIsLeftToTheDatabaseUntilItsValueIsKnown() {
+        EntryCache.Key made = new EntryCache.Key(5, "made");
+        DirEntryRow row = new DirEntryRow("made", 9, 0100000);
+        cache.holdWhole(List.of(5L), cache.clears());
+        cache.changing(made);
+        assertThat(cache.find(made)).isNull();
+        long settled = cache.settled(List.of(made));
+        assertThat(cache.find(made)).isNull();
+        cache.fill(made, row, settled);
+        assertThat(cache.find(made)).isEqualTo(row);
+    }
+
+    @Test
+    void aClearForgetsWholeDirectoriesAndRefusesThoseMadeAcrossIt() {
+        EntryCache.Key missing = new EntryCache.Key(5, "missing");
+        long before = cache.clears();
+        cache.holdWhole(List.of(5L), before);
+        cache.clear();
+        assertThat(cache.find(missing)).isNull();
+        cache.holdWhole(List.of(5L), before);
+        assertThat(cache.find(missing)).isNull();
+        cache.holdWhole(List.of(5L), cache.clears());
+        assertThat(cache.find(missing)).isSameAs(EntryCache.ABSENT);
+        cache.forgetWhole(5);
+        assertThat(cache.find(missing)).isNull();
+    }
 }
