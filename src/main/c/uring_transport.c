@@ -123,8 +123,11 @@ static struct transport *active;
 static __thread struct entry *serving_read;
 static void *chan_new_sym, *chan_data_sym;
 
-/* Whether the daemon may take io_uring when the kernel offers it (set before the mount). */
-static int allowed = 1;
+/*
+ * Whether the daemon may take io_uring when the kernel offers it: only when
+ * asked (--io-uring), which the daemon says before every mount.
+ */
+static int allowed = 0;
 
 void sqliteos_uring_allow(int allow) {
     allowed = allow;
