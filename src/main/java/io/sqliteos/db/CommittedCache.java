@@ -77,6 +77,20 @@ class CommittedCache<K, V> {
         }
     }
 
+    /**
+     * The key is known to hold nothing in the state a commit settled at
+     * {@code settledEpoch}: drops it, unless another commit has settled since
+     * (that one's change then stays marked). Keeps no key for what is gone.
+     */
+    final void settledAbsent(K key, long settledEpoch) {
+        values.computeIfPresent(key, (k, held) -> epoch.get() == settledEpoch ? null : held);
+    }
+
+    /** How many keys are held (with a value or the stand-in). */
+    final int size() {
+        return values.size();
+    }
+
     /** Drops every value. */
     void clear() {
         values.clear();

@@ -383,6 +383,11 @@ public final class Database implements AutoCloseable {
         }
     }
 
+    /** How many directory entries (and marks) the entry cache holds: for tests. */
+    int cachedEntries() {
+        return entryCache.size();
+    }
+
     /** Runs {@code work} in a read snapshot on a pooled reader connection. */
     public <T> T read(Function<Store, T> work) {
         if (batchOpen) {

@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * name such a directory has always has a key here, so a name without one is
  * missing, and creating a file or directory there asks the database nothing.
  * This holds because every entry is made by a change, a change leaves
- * {@link #UNKNOWN} under its key until its value is known, and keys leave only
+ * {@link #UNKNOWN} under its key until its value is known, and a key leaves
+ * only when a commit has settled it as gone (and none settled after it), or
  * when the cache is cleared, which forgets every whole directory first.
  *
  * <p>The writer, unlike readers, must not meet an entry a moment stale: it

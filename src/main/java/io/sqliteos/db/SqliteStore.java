@@ -219,9 +219,12 @@ final class SqliteStore implements Store {
             if (outcome != Outcome.ROLLED_BACK) {
                 long settledEpoch = entryCache.settled(touched.keySet());
                 if (outcome == Outcome.COMMITTED) {
-                    // the names the writer made are looked up next (a tar sets their modes and times)
+                    // the names the writer made are looked up next (a tar sets their modes and times);
+                    // the names it removed keep no key, or every rm -rf would fill the cache up
                     touched.forEach((key, entry) -> {
-                        if (entry != null && entry != EntryCache.ABSENT) {
+                        if (entry == EntryCache.ABSENT) {
+                            entryCache.settledAbsent(key, settledEpoch);
+                        } else if (entry != null) {
                             entryCache.fill(key, entry, settledEpoch);
                         }
                     });

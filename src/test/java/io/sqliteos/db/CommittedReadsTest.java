@@ -127,4 +127,34 @@ class CommittedReadsTest {
         }
         assertThat(inoNamed("tx-late")).isEqualTo(ino);
     }
+
+    @Test
+    void namesMadeAndRemovedLeaveNothingInTheEntryCache() {
+        long dir = database.write(s -> {
+            InodeRow d = new InodeRow();
+            d.mode = 040755;
+            d.nlink = 2;
+            long ino = s.insertInode(d);
+            s.insertDirent(ROOT, "churn", ino);
+            return ino;
+        });
+        int before = database.cachedEntries();
+        for (int i = 0; i < 500; i++) {
+            String name = "f" + i;
+            database.write(s -> {
+                s.insertDirent(dir, name, ino);
+                return null;
+            });
+            long found = database.read(s -> s.lookup(dir, name));
+            assertThat(found).isEqualTo(ino);
+            database.write(s -> {
+                s.deleteDirent(dir, name);
+                return null;
+            });
+            long gone = database.read(s -> s.lookup(dir, name));
+            assertThat(gone).isZero();
+        }
+        database.publish(); // the names of the batch still open are marked as changing until it commits
+        assertThat(database.cachedEntries()).isLessThanOrEqualTo(before + 1);
+    }
 }

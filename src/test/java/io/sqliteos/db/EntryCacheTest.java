@@ -87,4 +87,23 @@ class EntryCacheTest {
         cache.forgetWhole(5);
         assertThat(cache.find(missing)).isNull();
     }
+
+    @Test
+    void aRemovalThatSettledKeepsNoKeyUnlessAnotherCommitSettledSince() {
+        EntryCache.Key gone = new EntryCache.Key(5, "gone");
+        cache.holdWhole(List.of(5L), cache.clears());
+        cache.fill(gone, old, cache.epoch());
+        cache.changing(gone);
+        long settled = cache.settled(List.of(gone));
+        cache.settledAbsent(gone, settled);
+        assertThat(cache.size()).isZero();
+        assertThat(cache.find(gone)).isSameAs(EntryCache.ABSENT);
+
+        // a later commit made the name again and settled before this removal's settling ended
+        cache.changing(gone);
+        long mine = cache.settled(List.of(gone));
+        cache.settled(List.of(gone));
+        cache.settledAbsent(gone, mine);
+        assertThat(cache.find(gone)).as("left to the database").isNull();
+    }
 }
