@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * earlier: between a commit and its settling.
  *
  * <p>A cache may name a stand-in for "changing, ask the database": then a
- * change leaves the stand-in under its key rather than no key, and keys leave
- * only all at once, when the cache is cleared.
+ * change leaves the stand-in under its key rather than no key, and a key
+ * leaves only when a commit settles it as gone ({@link #settledAbsent}), or
+ * with all the others when the cache is cleared.
  */
 class CommittedCache<K, V> {
 

@@ -16,7 +16,6 @@ import java.util.regex.Pattern;
 /** {@link Store} on one SQLite connection, with its prepared statements cached. */
 final class SqliteStore implements Store {
 
-    private static final int S_IFDIR = 0040000;
     private static final Pattern SAVEPOINT_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}");
 
     private final Connection connection;
@@ -397,7 +396,7 @@ final class SqliteStore implements Store {
             ps.executeUpdate();
             inodeCeiling.raise(r.ino);
             touchInode(r.ino, r);
-            if (sharesCaches && (r.mode & EntryCache.S_IFMT) == S_IFDIR) {
+            if (sharesCaches && (r.mode & EntryCache.S_IFMT) == EntryCache.S_IFDIR) {
                 if (madeDirectories.isEmpty()) {
                     clearsBeforeMade = entryCache.clears();
                 }
@@ -440,7 +439,7 @@ final class SqliteStore implements Store {
     @Override
     public long deleteInode(InodeRow r) {
         touchInode(r.ino, null);
-        if ((r.mode & EntryCache.S_IFMT) == S_IFDIR) {
+        if ((r.mode & EntryCache.S_IFMT) == EntryCache.S_IFDIR) {
             madeDirectories.remove(r.ino);
             entryCache.forgetWhole(r.ino);
         }
