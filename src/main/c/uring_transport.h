@@ -17,7 +17,7 @@ typedef void (*sqliteos_attach_fn)(const char *name);
 /* Starts a thread that serves requests, as the worker pool starts its own (worker_pool.c). */
 int sqliteos_start_worker(pthread_t *thread, void *(*run)(void *), void *arg);
 
-/* Lets the daemon take io_uring when the kernel offers it, or not (allow 0); it may by default. */
+/* Lets the daemon take io_uring when the kernel offers it (allow 1), or not; it may not until allowed. */
 void sqliteos_uring_allow(int allow);
 /* Whether the kernel's INIT, with these flags, offers io_uring and this daemon can take it. */
 int sqliteos_uring_offered(uint32_t kernel_flags, uint32_t kernel_flags2);
