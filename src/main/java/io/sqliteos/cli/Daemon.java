@@ -37,7 +37,7 @@ final class Daemon {
      */
     record Settings(Path mountPoint, Path dbFile, long sizeBytes, List<String> fuseOptions, long busyTimeoutMs,
                     boolean debug, boolean force, Path ipcSocket, Double nameCacheSeconds, double keepFreeSeconds,
-                    boolean ioUring) {
+                    boolean ioUring, boolean priorityBoost) {
 
         private static final String PREFIX = "sqliteos.daemon.";
 
@@ -51,6 +51,7 @@ final class Daemon {
             p.add("-D" + PREFIX + "force=" + force);
             p.add("-D" + PREFIX + "keepFree=" + keepFreeSeconds);
             p.add("-D" + PREFIX + "ioUring=" + ioUring);
+            p.add("-D" + PREFIX + "priorityBoost=" + priorityBoost);
             if (dbFile != null) {
                 p.add("-D" + PREFIX + "db=" + dbFile.toAbsolutePath());
             }
@@ -76,7 +77,8 @@ final class Daemon {
                     socket == null ? null : Path.of(socket),
                     nameCache == null ? null : Double.valueOf(nameCache),
                     Double.parseDouble(System.getProperty(PREFIX + "keepFree")),
-                    Boolean.getBoolean(PREFIX + "ioUring"));
+                    Boolean.getBoolean(PREFIX + "ioUring"),
+                    Boolean.parseBoolean(System.getProperty(PREFIX + "priorityBoost", "true")));
         }
     }
 
@@ -168,6 +170,7 @@ final class Daemon {
                     settings.sizeBytes(), FuseMount.options(settings.fuseOptions()));
             // the warm-up starts once the kernel talks to us, not to compete with the mount for the CPU
             fuse.mountBlocking(fs, settings.mountPoint(), settings.fuseOptions(), settings.debug(), settings.ioUring(),
+                    settings.priorityBoost(),
                     () -> warmup.set(JitWarmup.startInBackground(fuse::requests)));
             log.info("unmounted {}", settings.mountPoint());
             return 0;

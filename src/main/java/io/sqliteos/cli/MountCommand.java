@@ -74,6 +74,13 @@ final class MountCommand implements Callable<Integer> {
                     + " By default, and with --no-io-uring, every request comes through /dev/fuse.")
     boolean ioUring;
 
+    @Option(names = "--priority-boost", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "While requests queue up (many clients at once), let the worker serving them run at the"
+                    + " lowest real-time priority until the queue is empty, so that the clients its replies wake"
+                    + " do not take its processor. Needs root or CAP_SYS_NICE; without it, or with"
+                    + " --no-priority-boost, workers keep their normal priority.")
+    boolean priorityBoost;
+
     @Override
     public Integer call() throws Exception {
         Path dir = mountPoint.toAbsolutePath().normalize();
@@ -95,7 +102,8 @@ final class MountCommand implements Callable<Integer> {
             return 2;
         }
         Daemon.Settings settings = new Daemon.Settings(dir, db, size != null ? size : defaultSize(), fuseOptions,
-                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds, ioUring);
+                busyTimeoutMs, debug, force, ipcSocket, nameCacheSeconds, keepFreeSeconds, ioUring,
+                priorityBoost);
         return foreground ? new Daemon(settings).run() : startInBackground(settings);
     }
 

@@ -105,12 +105,15 @@ public final class FuseMount {
          * Mounts {@code fs} and blocks until it is unmounted. {@code onServing}
          * runs once the kernel's first request (FUSE's init) has arrived.
          * {@code ioUring}: take requests through io_uring if the kernel offers it.
+         * {@code priorityBoost}: let the worker serving a queue of requests run at
+         * real-time priority while the queue lasts.
          */
         public void mountBlocking(FileSystem fs, Path mountPoint, List<String> userOptions, boolean debug,
-                                  boolean ioUring, Runnable onServing) {
+                                  boolean ioUring, boolean priorityBoost, Runnable onServing) {
             SqliteosFuse fuse = adapter.join();
             fuse.serve(fs, onServing);
             LibfuseShim.allowIoUring(ioUring);
+            LibfuseShim.allowPriorityBoost(priorityBoost);
             Readahead.raiseOnceMounted(mountPoint, connection);
             KernelTransport.reportOnceMounted(mountPoint, ioUring);
             List<String> args = new ArrayList<>();

@@ -20,8 +20,9 @@ import org.slf4j.LoggerFactory;
  * <li>the reply functions, so that the kernel caches the attributes of
  *     directories and single-link files and of nothing else (attr_cache.c);
  * <li>the multi-threaded loop, whose workers stay for the mount's life instead
- *     of each being attached to the JVM and detached again (worker_pool.c),
- *     and which takes FUSE over io_uring where the kernel offers it
+ *     of each being attached to the JVM and detached again, and the one that
+ *     serves a queue of requests runs at real-time priority while it lasts
+ *     (worker_pool.c); it takes FUSE over io_uring where the kernel offers it
  *     (uring_transport.c).
  * </ul>
  * Without it attributes are never cached and workers come and go, which is
@@ -44,6 +45,7 @@ final class LibfuseShim {
     private static final String REHEARSAL_PREFIX = "sqliteos_rehearsal_";
     private static final String NODE_PAGES_SYMBOL = "sqliteos_keep_node_pages";
     private static final String URING_ALLOW_SYMBOL = "sqliteos_uring_allow";
+    private static final String PRIORITY_BOOST_SYMBOL = "sqliteos_priority_boost_allow";
     private static final String URING_ACTIVE_SYMBOL = "sqliteos_uring_active";
     private static final String URING_READ_BUFFER_SYMBOL = "sqliteos_uring_read_buffer";
     private static final String STORE_PAGES_SYMBOL = "sqliteos_store_opened_pages";
@@ -71,6 +73,7 @@ final class LibfuseShim {
     private static volatile long rehearsalStart, rehearsalRound, rehearsalListing, rehearsalEnd; // the same
     private static volatile long keepNodePages; // the same
     private static volatile long uringAllow, uringActive, uringReadBuffer; // the same
+    private static volatile long priorityBoostAllow; // the same
     private static volatile long storePages, storeReadPages; // the same
 
     private LibfuseShim() {}
@@ -169,6 +172,18 @@ final class LibfuseShim {
         }
     }
 
+    /**
+     * Lets a worker that serves a queue of requests run at real-time priority
+     * until the queue is empty (worker_pool.c), or keeps every worker at its
+     * normal priority. Call before the mount.
+     */
+    static void allowPriorityBoost(boolean allow) {
+        long fn = priorityBoostAllow;
+        if (fn != 0) {
+            Invoker.getInstance().invokeN1(VOID_OF_INT, fn, allow ? 1 : 0);
+        }
+    }
+
     /** Whether requests come through io_uring rather than /dev/fuse. */
     static boolean servesThroughIoUring() {
         long fn = uringActive;
@@ -238,6 +253,7 @@ final class LibfuseShim {
                 rehearsalEnd = lib.getSymbolAddress(REHEARSAL_PREFIX + "end");
                 keepNodePages = lib.getSymbolAddress(NODE_PAGES_SYMBOL);
                 uringAllow = lib.getSymbolAddress(URING_ALLOW_SYMBOL);
+                priorityBoostAllow = lib.getSymbolAddress(PRIORITY_BOOST_SYMBOL);
                 uringActive = lib.getSymbolAddress(URING_ACTIVE_SYMBOL);
                 uringReadBuffer = lib.getSymbolAddress(URING_READ_BUFFER_SYMBOL);
                 storePages = lib.getSymbolAddress(STORE_PAGES_SYMBOL);

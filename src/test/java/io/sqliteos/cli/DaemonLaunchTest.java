@@ -21,21 +21,21 @@ class DaemonLaunchTest {
     @Test
     void theDaemonReadsBackEverySetting() {
         Daemon.Settings given = new Daemon.Settings(Path.of("/mnt/with space"), Path.of("/var/lib/x.db"), 16L << 20,
-                List.of("allow_other", "ro"), 1234, true, true, Path.of("/run/x.sock"), 0.5, 2.5, false);
+                List.of("allow_other", "ro"), 1234, true, true, Path.of("/run/x.sock"), 0.5, 2.5, false, false);
         assertThat(roundTrip(given)).isEqualTo(given);
     }
 
     @Test
     void unsetOptionsStayUnset() {
         Daemon.Settings given = new Daemon.Settings(Path.of("/mnt/x"), null, 64L << 20, List.of(), 5000, false, false,
-                null, null, 30, true);
+                null, null, 30, true, true);
         assertThat(roundTrip(given)).isEqualTo(given);
     }
 
     @Test
     void umountRecognizesTheDaemonThatMountStarts() {
         Path dir = Path.of("/mnt/a b");
-        Daemon.Settings s = new Daemon.Settings(dir, null, 1L << 30, List.of(), 5000, false, false, null, null, 30, true);
+        Daemon.Settings s = new Daemon.Settings(dir, null, 1L << 30, List.of(), 5000, false, false, null, null, 30, true, true);
         List<String> args = MountCommand.daemonArguments(List.of("-Xmx1g"), s, "/opt/sqliteos.jar");
         assertThat(UmountCommand.servesMountPoint(args, dir)).isTrue();
         assertThat(UmountCommand.servesMountPoint(args, Path.of("/mnt/a"))).isFalse();
