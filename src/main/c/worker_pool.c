@@ -377,12 +377,6 @@ static int await_briefly(struct pool *p) {
     return 0;
 }
 
-static int64_t monotonic_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t) t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 /* Whether a listener serving a queue may raise its priority: the daemon's choice, then the kernel's. */
 static int boost_allowed = 0;
 static int boost_refused = 0;
@@ -575,14 +569,14 @@ static int serve_requests(struct worker *w) {
                 boosted = set_boosted(1);
             }
         }
-        int64_t read_start = boosted ? monotonic_ns() : 0;
+        int64_t read_start = boosted ? now_ns() : 0;
         if (!p->exited(p->se)) {
             /* only a worker waiting for the kernel may be cancelled, never one halfway through a request */
             pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
             res = p->receive(p->se, &buf, &ch);
             pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         }
-        if (boosted && monotonic_ns() - read_start > SLEPT_NS) { /* the queue ran dry */
+        if (boosted && now_ns() - read_start > SLEPT_NS) { /* the queue ran dry */
             boosted = set_boosted(0);
             queued = 0;
         }
