@@ -21,7 +21,7 @@
  * the queue empty: each reply wakes a client, and at normal priority the woken
  * client took the listener's processor every other request, leaving the whole
  * queue unserved meanwhile (a cold stat of 15,000 files from 20 threads took a
- * quarter longer). It never watches at that priority: once the queue is
+ * third longer). It never watches at that priority: once the queue is
  * empty it gives its processor back at once. Raising the priority
  * needs root or CAP_SYS_NICE; without it, or with --no-priority-boost, workers
  * keep their normal one.
