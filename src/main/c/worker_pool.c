@@ -17,8 +17,9 @@
  *
  * While requests queue up (several clients at work, as git status's threads
  * stat files), a listener finds the next one already waiting each time it has
- * replied. It then runs at the lowest real-time priority until a read finds
- * the queue empty: each reply wakes a client, and at normal priority the woken
+ * replied. After eight such replies in a row it runs at the lowest real-time
+ * priority until a read finds the queue empty: each reply wakes a client, and
+ * at normal priority the woken
  * client took the listener's processor every other request, leaving the whole
  * queue unserved meanwhile (a cold stat of 15,000 files from 20 threads took a
  * third longer). It never watches at that priority: once the queue is
@@ -59,6 +60,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,8 +83,12 @@
 /* How long a worker that has just replied looks for the next request before it sleeps in read. */
 #define SPIN_NS 50000L
 
-/* Replies in a row after which the next request was already waiting: then the listener serves a queue. */
-#define QUEUE_STREAK 2
+/*
+ * Replies in a row after which the next request was already waiting: then the
+ * listener serves a queue. One client's requests come in bursts of two or
+ * three (a close's FLUSH, then its RELEASE), and are no queue.
+ */
+#define QUEUE_STREAK 8
 /* A read that took longer than this slept: the queue was empty. */
 #define SLEPT_NS 20000L
 
@@ -385,10 +391,15 @@ void sqliteos_priority_boost_allow(int allow) {
     boost_allowed = allow;
 }
 
-/* Raises the calling worker to the lowest real-time priority, or lowers it back; returns whether it now is raised. */
+/*
+ * Raises the calling worker to the lowest real-time priority, or lowers it
+ * back; returns whether it now is raised. A thread the raised worker starts
+ * (a new worker, or one a Java pool starts on it) would inherit the priority
+ * for good, so the kernel resets it in new threads (SCHED_RESET_ON_FORK).
+ */
 static int set_boosted(int boosted) {
     struct sched_param param = { .sched_priority = boosted ? 1 : 0 };
-    int err = pthread_setschedparam(pthread_self(), boosted ? SCHED_FIFO : SCHED_OTHER, &param);
+    int err = sched_setscheduler(0, boosted ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER, &param) == 0 ? 0 : errno;
     if (err == 0) {
         return boosted;
     }
