@@ -19,13 +19,12 @@
  * stat files), a listener finds the next one already waiting each time it has
  * replied. After eight such replies in a row it runs at the lowest real-time
  * priority until a read finds the queue empty: each reply wakes a client, and
- * at normal priority the woken
- * client took the listener's processor every other request, leaving the whole
- * queue unserved meanwhile (a cold stat of 15,000 files from 20 threads took a
- * third longer). It never watches at that priority: once the queue is
- * empty it gives its processor back at once. Raising the priority
- * needs root or CAP_SYS_NICE; without it, or with --no-priority-boost, workers
- * keep their normal one.
+ * at normal priority the woken client took the listener's processor every
+ * other request, leaving the whole queue unserved meanwhile (a cold stat of
+ * 15,000 files from 20 threads took a third longer). It never watches at that
+ * priority: once the queue is empty it gives its processor back at once.
+ * Raising the priority needs root or CAP_SYS_NICE; without it, or with
+ * --no-priority-boost, workers keep their normal one.
  *
  * The worker on top of the stack (the standby) looks at the listener every
  * millisecond while requests come in, and takes over the reading when the
@@ -370,16 +369,14 @@ static int more_waiting(struct pool *p) {
  * read. Returns 1 when a request was waiting already.
  */
 static int await_briefly(struct pool *p) {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t until = now_ns() + SPIN_NS;
     int at_once = 1;
     do {
         if (more_waiting(p)) {
             return at_once;
         }
         at_once = 0;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < SPIN_NS);
+    } while (now_ns() < until);
     return 0;
 }
 
