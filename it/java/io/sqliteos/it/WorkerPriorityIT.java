@@ -38,7 +38,7 @@ class WorkerPriorityIT {
             long pid = fs.daemon().pid();
             int mostAtOnce = 0;
             for (int round = 0; round < 5 && mostAtOnce == 0; round++) {
-                mostAtOnce = realTimeWorkersWhile(pid, () -> statFromManyClients(files));
+                mostAtOnce = realTimeThreadsWhile(pid, () -> statFromManyClients(files));
             }
             assertThat(mostAtOnce).as("workers seen at SCHED_FIFO while %d clients stat files", CLIENTS).isPositive();
 
@@ -46,7 +46,7 @@ class WorkerPriorityIT {
             AtomicInteger n = new AtomicInteger();
             MountedFs.eventually("every worker back at its normal priority", 20, () -> {
                 fs.sh("echo x > single-" + n.incrementAndGet() + " && sleep 0.05").ok();
-                return workersAt(pid, SCHED_FIFO) == 0;
+                return threadsAt(pid, SCHED_FIFO) == 0;
             });
             assertThat(fs.sh("cat single-1").ok().stdout()).isEqualTo("x\n");
         }
@@ -59,7 +59,7 @@ class WorkerPriorityIT {
             long pid = fs.daemon().pid();
             int mostAtOnce = 0;
             for (int round = 0; round < 3; round++) {
-                mostAtOnce = Math.max(mostAtOnce, realTimeWorkersWhile(pid, () -> statFromManyClients(files)));
+                mostAtOnce = Math.max(mostAtOnce, realTimeThreadsWhile(pid, () -> statFromManyClients(files)));
             }
             assertThat(mostAtOnce).isZero();
         }
@@ -115,12 +115,12 @@ class WorkerPriorityIT {
     }
 
     /** The most of the daemon's threads seen at SCHED_FIFO at once while {@code load} runs. */
-    private static int realTimeWorkersWhile(long pid, Load load) throws Exception {
+    private static int realTimeThreadsWhile(long pid, Load load) throws Exception {
         AtomicBoolean running = new AtomicBoolean(true);
         AtomicInteger most = new AtomicInteger();
         Thread watcher = new Thread(() -> {
             while (running.get()) {
-                most.accumulateAndGet(workersAt(pid, SCHED_FIFO), Math::max);
+                most.accumulateAndGet(threadsAt(pid, SCHED_FIFO), Math::max);
             }
         });
         watcher.start();
@@ -134,7 +134,7 @@ class WorkerPriorityIT {
     }
 
     /** How many of the process's threads have the scheduling policy {@code policy} (field 41 of their stat). */
-    private static int workersAt(long pid, int policy) {
+    private static int threadsAt(long pid, int policy) {
         int count = 0;
         try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
             for (Path task : tasks.toList()) {
