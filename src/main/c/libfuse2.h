@@ -113,6 +113,8 @@ uint64_t sqliteos_attr_request_node(void);
 /* The node of the OPEN, or of the READ, this thread is serving, or 0. */
 uint64_t sqliteos_open_request_node(void);
 uint64_t sqliteos_read_request_node(void);
+/* open_files.c: the nodes with open handles, each once, in an array to free. */
+uint64_t *sqliteos_open_nodes(size_t *count);
 /* attr_cache.c: a FORGET or BATCH_FORGET about to be served; whether the kernel holds a file's lookup. */
 void sqliteos_forgetting(const struct fuse_buf *buf);
 int sqliteos_kernel_holds(uint64_t ino);

@@ -152,6 +152,34 @@ uint64_t sqliteos_read_request_node(void) {
     return current_opcode == FUSE_READ ? current_node : 0;
 }
 
+/* The nodes that have open handles (undone_pages.c), each once, in an array to free; NULL if none or out of memory. */
+uint64_t *sqliteos_open_nodes(size_t *count) {
+    *count = 0;
+    pthread_mutex_lock(&lock);
+    size_t handles = 0;
+    for (size_t b = 0; b < sizeof buckets / sizeof buckets[0]; b++) {
+        for (struct handle *h = buckets[b]; h != NULL; h = h->next) {
+            handles++;
+        }
+    }
+    uint64_t *nodes = handles == 0 ? NULL : malloc(handles * sizeof *nodes);
+    if (nodes != NULL) {
+        for (size_t b = 0; b < sizeof buckets / sizeof buckets[0]; b++) {
+            for (struct handle *h = buckets[b]; h != NULL; h = h->next) {
+                int seen = 0; /* a node's handles share its bucket: look back among this bucket's */
+                for (struct handle *e = buckets[b]; e != h; e = e->next) {
+                    seen |= e->node == h->node;
+                }
+                if (!seen) {
+                    nodes[(*count)++] = h->node;
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return nodes;
+}
+
 /* Called by the worker loop once the request has been served. */
 void sqliteos_request_finished(void) {
     current_opcode = 0;

@@ -178,6 +178,80 @@ class TransactionsIT {
         assertThat(runs(Files.readString(fs.path("work/pages")))).isEqualTo("8192 A");
     }
 
+    @Test
+    void overwritesInsideStoredBlocksAreUndoneBySavepointsAndRollbacks() throws Exception {
+        // Three 16 KiB blocks; 4 KiB writes inside them, which the daemon writes into the
+        // stored block in place: some start inside the database's pages and cross into the
+        // next one, one ends exactly where its block ends. Both descriptors are opened before
+        // the transaction, so both read through the kernel's page cache, which the owner's
+        // writes pass through: a rollback must leave none of their bytes there.
+        int size = 3 * 16384;
+        long[] offsets = {0, 1000, 5000, 9000, 12288, 16384 + 8190, 2 * 16384 + 12000};
+        byte[] original = pattern(size, 1);
+        Files.write(fs.path("work/blocks"), original);
+        String before = md5Outside("work/blocks");
+        int fd = Sys.open(fs.path("work/blocks"), Sys.O_RDWR, 0);
+        int outsider = Sys.open(fs.path("work/blocks"), Sys.O_RDONLY, 0);
+        try {
+            assertThat(Sys.pread(outsider, size, 0)).isEqualTo(original);
+            assertThat(control("begin")).isZero();
+            assertThat(attr("savepoint", "first")).isZero();
+            byte[] undone = overwrite(fd, original, offsets, 10);
+            assertThat(Sys.pread(fd, size, 0)).as("the owner, inside").isEqualTo(undone);
+            assertThat(md5Outside("work/blocks")).as("another process, inside").isEqualTo(before);
+            assertThat(attr("rollback-to", "first")).isZero();
+            assertThat(Sys.pread(fd, size, 0)).as("the owner, after rollback-to").isEqualTo(original);
+            assertThat(readElsewhere(outsider, size)).as("another thread, after rollback-to").isEqualTo(original);
+
+            byte[] committed = overwrite(fd, original, offsets, 20);
+            assertThat(control("commit")).isZero();
+            assertThat(md5Outside("work/blocks")).as("another process, after the commit").isEqualTo(md5(committed));
+            assertThat(readElsewhere(outsider, size)).as("another thread, after the commit").isEqualTo(committed);
+
+            assertThat(control("begin")).isZero();
+            overwrite(fd, committed, offsets, 30);
+            assertThat(control("rollback")).isZero();
+            assertThat(Sys.pread(fd, size, 0)).as("the owner, after a rollback").isEqualTo(committed);
+            assertThat(readElsewhere(outsider, size)).as("another thread, after a rollback").isEqualTo(committed);
+            assertThat(md5Outside("work/blocks")).isEqualTo(md5(committed));
+        } finally {
+            Sys.close(fd);
+            Sys.close(outsider);
+        }
+    }
+
+    /** What a thread other than the owner reads through fd. */
+    private static byte[] readElsewhere(int fd, int size) throws Exception {
+        return CompletableFuture.supplyAsync(() -> Sys.pread(fd, size, 0)).get(10, TimeUnit.SECONDS);
+    }
+
+    /** Writes 4 KiB of a pattern at each offset through fd: returns what the file then holds. */
+    private static byte[] overwrite(int fd, byte[] content, long[] offsets, int seed) {
+        byte[] model = content.clone();
+        for (int i = 0; i < offsets.length; i++) {
+            byte[] bytes = pattern(4096, seed + i);
+            assertThat(Sys.pwrite(fd, bytes, offsets[i])).isEqualTo(bytes.length);
+            System.arraycopy(bytes, 0, model, (int) offsets[i], bytes.length);
+        }
+        return model;
+    }
+
+    private static byte[] pattern(int length, int seed) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (i * 31 + seed * 17 + (i >> 9));
+        }
+        return b;
+    }
+
+    private static String md5Outside(String relative) throws Exception {
+        return fs.sh("md5sum " + relative + " | cut -c1-32").ok().stdout().trim();
+    }
+
+    private static String md5(byte[] bytes) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5").digest(bytes));
+    }
+
     /** Text as its runs of one character ("4096 A, 4096 B"): short enough to read in a failure. */
     private static String runs(String text) {
         StringBuilder out = new StringBuilder();

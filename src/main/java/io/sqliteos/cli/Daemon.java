@@ -160,7 +160,7 @@ final class Daemon {
             fs.registerVirtualAttribute(FileSystem.VIRTUAL_PREFIX + "database",
                     new DatabaseLocationAttribute(database, uid));
             transactions.addListener((id, committed) -> fs.collectOrphans());
-            transactions.setCacheFence(fuse.nameCache());
+            transactions.setCacheFence(fuse.cacheFence());
             ipc = IpcServer.start(new IpcService(new ProcessSessions(database, transactions), uid),
                     settings.ipcSocket() != null ? settings.ipcSocket() : SocketPath.forMount(settings.mountPoint()),
                     "rw-------");

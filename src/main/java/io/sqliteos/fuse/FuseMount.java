@@ -96,9 +96,9 @@ public final class FuseMount {
             return connection.abort();
         }
 
-        /** The kernel name cache policy, for the transactions to fence. */
-        public io.sqliteos.tx.CacheFence nameCache() {
-            return nameCache;
+        /** What keeps the kernel's caches out of transactions: its names, attributes and file pages. */
+        public io.sqliteos.tx.CacheFence cacheFence() {
+            return new KernelCacheFence(nameCache);
         }
 
         /**

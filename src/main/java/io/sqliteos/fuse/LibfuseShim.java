@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * notifications: drop every cached name ({@link #incrementEpoch}), which
  * libfuse 2 has no call for, and take the pages of a file being opened
  * ({@link #storeOpenedPages}) or the rest of a block being read ({@link
- * #storeReadPages}, page_store.c); it hands libfuse many directory
+ * #storeReadPages}, page_store.c), and drop the pages of every open file
+ * after a rollback ({@link #dropPagesOfOpenFiles}, undone_pages.c); it
+ * hands libfuse many directory
  * entries in one call ({@link #fillDir}, dir_fill.c); and it rehearses
  * requests for the JIT warm-up ({@link RequestRehearsal}, rehearsal.c).
  */
@@ -50,6 +52,7 @@ final class LibfuseShim {
     private static final String URING_READ_BUFFER_SYMBOL = "sqliteos_uring_read_buffer";
     private static final String STORE_PAGES_SYMBOL = "sqliteos_store_opened_pages";
     private static final String STORE_READ_PAGES_SYMBOL = "sqliteos_store_read_pages";
+    private static final String DROP_PAGES_SYMBOL = "sqliteos_drop_pages_of_open_files";
     private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
@@ -75,6 +78,7 @@ final class LibfuseShim {
     private static volatile long uringAllow, uringActive, uringReadBuffer; // the same
     private static volatile long priorityBoostAllow; // the same
     private static volatile long storePages, storeReadPages; // the same
+    private static volatile long dropPages; // the same
 
     private LibfuseShim() {}
 
@@ -229,6 +233,18 @@ final class LibfuseShim {
         return (int) Invoker.getInstance().invokeN3(INT_OF_POINTER_LONG_AND_UINT, storeReadPages, address, offset, size);
     }
 
+    /**
+     * Has the kernel drop every cached page of every open file of the mount
+     * that {@code fuse} (libfuse's handle; 0: that of the request this thread
+     * serves) serves (undone_pages.c).
+     */
+    static void dropPagesOfOpenFiles(long fuse) {
+        long fn = dropPages;
+        if (fn != 0) {
+            Invoker.getInstance().invokeN1(VOID_OF_POINTER, fn, fuse);
+        }
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -258,6 +274,7 @@ final class LibfuseShim {
                 uringReadBuffer = lib.getSymbolAddress(URING_READ_BUFFER_SYMBOL);
                 storePages = lib.getSymbolAddress(STORE_PAGES_SYMBOL);
                 storeReadPages = lib.getSymbolAddress(STORE_READ_PAGES_SYMBOL);
+                dropPages = lib.getSymbolAddress(DROP_PAGES_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

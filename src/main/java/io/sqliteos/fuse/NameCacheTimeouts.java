@@ -63,6 +63,7 @@ final class NameCacheTimeouts implements CacheFence {
     private final Double requested; // null: the defaults above
     private double seconds;
     private long fuse;      // struct fuse, for the epoch notification
+    private volatile long mountFuse; // struct fuse, whether names are cached or not; 0 before init
     private boolean epochs; // the kernel drops every cached name on request
     private boolean attributesToo; // the reply filter is loaded: the attribute timeout may be set
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -87,8 +88,14 @@ final class NameCacheTimeouts implements CacheFence {
         attributesToo = true;
     }
 
+    /** libfuse's handle of the mount (struct fuse), once it has started; else 0. */
+    long mountHandle() {
+        return mountFuse;
+    }
+
     /** Finds libfuse's configuration record in {@code struct fuse} and starts caching names. */
     synchronized void attach(Pointer fuse) {
+        mountFuse = fuse == null ? 0 : fuse.address();
         if ((requested != null && requested <= 0) || fuse == null) {
             return;
         }

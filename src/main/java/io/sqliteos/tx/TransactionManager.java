@@ -239,6 +239,9 @@ public final class TransactionManager implements AutoCloseable {
             t.store.close();
             t.lock.unlock();
             cacheFence.exit();
+            if (!committed || !t.write) {
+                cacheFence.undone();
+            }
         }
         log.info("transaction {} {}", t.id, how);
         for (Listener l : listeners) {
@@ -305,6 +308,7 @@ public final class TransactionManager implements AutoCloseable {
             }
             return null;
         });
+        cacheFence.undone();
     }
 
     private static void requireSavepoint(Transaction t, String name) {
