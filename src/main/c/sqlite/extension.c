@@ -5,8 +5,9 @@
  * - spares the record locks of databases no other process opens
  *   (private_locks.c), and
  * - gives the loading connection and every one opened afterwards the
- *   aggregate function sqliteos_packed_entries (packed_entries.c) and the
- *   functions over a request's lent buffer (lent_memory.c).
+ *   aggregate function sqliteos_packed_entries (packed_entries.c), the
+ *   functions over a request's lent buffer (lent_memory.c) and
+ *   sqliteos_splice, which writes bytes into a stored block (block_splice.c).
  * It stays loaded for the life of the process.
  */
 #include <sqlite3ext.h>
@@ -33,10 +34,16 @@ int sqlite3_sqliteos_init(sqlite3 *db, char **error, const sqlite3_api_routines 
         rc = lent_memory_register(db, error, api);
     }
     if (rc == SQLITE_OK) {
+        rc = block_splice_register(db, error, api);
+    }
+    if (rc == SQLITE_OK) {
         rc = sqlite3_auto_extension((void (*)(void)) packed_entries_register);
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_auto_extension((void (*)(void)) lent_memory_register);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_auto_extension((void (*)(void)) block_splice_register);
     }
     return rc == SQLITE_OK ? SQLITE_OK_LOAD_PERMANENTLY : rc;
 }

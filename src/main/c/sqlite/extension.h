@@ -24,5 +24,7 @@ int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routine
 int lent_memory_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
 void sqliteos_lend(void *buffer, size_t size);
 void sqliteos_unlend(void);
+/* block_splice.c: adds sqliteos_splice() to one connection (an auto-extension). */
+int block_splice_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);
 
 #endif

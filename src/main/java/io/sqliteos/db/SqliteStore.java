@@ -1010,7 +1010,7 @@ final class SqliteStore implements Store {
     public boolean overwriteInBlock(long ino, long index, int from, byte[] bytes) {
         // one statement finds the block and checks its length: an overwrite inside a
         // file's data (a database page, a random write) needs no lookup first
-        return splice("UPDATE extent SET data = CAST(substr(data, 1, ?1) || ?2 || substr(data, ?3 + 1) AS BLOB)"
+        return splice("UPDATE extent SET data = sqliteos_splice(data, ?1, ?2)"
                 + " WHERE key = ?4 AND length(data) >= ?3", ino, index, from, bytes) == 1;
     }
 
