@@ -29,6 +29,6 @@ final class KernelCacheFence implements CacheFence {
 
     @Override
     public void undone() {
-        LibfuseShim.dropPagesOfOpenFiles(names.mountHandle());
+        names.withMountHandle(LibfuseShim::dropPagesOfOpenFiles);
     }
 }

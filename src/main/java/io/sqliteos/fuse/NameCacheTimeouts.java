@@ -63,7 +63,7 @@ final class NameCacheTimeouts implements CacheFence {
     private final Double requested; // null: the defaults above
     private double seconds;
     private long fuse;      // struct fuse, for the epoch notification
-    private volatile long mountFuse; // struct fuse, whether names are cached or not; 0 before init
+    private long mountFuse; // struct fuse, whether names are cached or not; 0 before init and after destroy
     private boolean epochs; // the kernel drops every cached name on request
     private boolean attributesToo; // the reply filter is loaded: the attribute timeout may be set
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -88,9 +88,30 @@ final class NameCacheTimeouts implements CacheFence {
         attributesToo = true;
     }
 
-    /** libfuse's handle of the mount (struct fuse), once it has started; else 0. */
-    long mountHandle() {
-        return mountFuse;
+    /**
+     * Runs {@code action} with libfuse's handle of the mount (struct fuse)
+     * while the mount is up; not before it has started, nor once libfuse is
+     * about to free the handle ({@link #detach}).
+     */
+    synchronized void withMountHandle(java.util.function.LongConsumer action) {
+        if (mountFuse != 0) {
+            action.accept(mountFuse);
+        }
+    }
+
+    /**
+     * The mount is ending and libfuse is about to free its handle, with the
+     * configuration record in it: from now on neither is touched (transactions
+     * the daemon rolls back as it stops still pass through here).
+     */
+    synchronized void detach() {
+        mountFuse = 0;
+        fuse = 0;
+        config = null;
+        if (pendingResume != null) {
+            pendingResume.cancel(false);
+            pendingResume = null;
+        }
     }
 
     /** Finds libfuse's configuration record in {@code struct fuse} and starts caching names. */

@@ -167,6 +167,11 @@ public final class SqliteosFuse extends FuseStubFS {
         return null;
     }
 
+    @Override
+    public void destroy(Pointer initResult) {
+        nameCache.detach(); // libfuse frees its handle next: nothing may reach the kernel through it after this
+    }
+
     private Caller caller() {
         Pointer ctx = CONTEXT.fuse_get_context();
         return new Caller(ctx.getInt(CONTEXT_UID), ctx.getInt(CONTEXT_GID), ctx.getInt(CONTEXT_PID));
