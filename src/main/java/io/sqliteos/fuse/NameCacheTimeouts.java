@@ -63,7 +63,8 @@ final class NameCacheTimeouts implements CacheFence {
     private final Double requested; // null: the defaults above
     private double seconds;
     private long fuse;      // struct fuse, for the epoch notification
-    private long mountFuse; // struct fuse, whether names are cached or not; 0 before init and after destroy
+    private volatile long mountFuse; // struct fuse, whether names are cached or not; 0 before init and after destroy
+    private final java.util.concurrent.locks.ReadWriteLock mountLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
     private boolean epochs; // the kernel drops every cached name on request
     private boolean attributesToo; // the reply filter is loaded: the attribute timeout may be set
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -93,9 +94,16 @@ final class NameCacheTimeouts implements CacheFence {
      * while the mount is up; not before it has started, nor once libfuse is
      * about to free the handle ({@link #detach}).
      */
-    synchronized void withMountHandle(java.util.function.LongConsumer action) {
-        if (mountFuse != 0) {
-            action.accept(mountFuse);
+    void withMountHandle(java.util.function.LongConsumer action) {
+        // not this object's monitor: the action may wait for a process's page lock, and that
+        // process for a transaction whose end needs the monitor (exit)
+        mountLock.readLock().lock();
+        try {
+            if (mountFuse != 0) {
+                action.accept(mountFuse);
+            }
+        } finally {
+            mountLock.readLock().unlock();
         }
     }
 
@@ -105,7 +113,12 @@ final class NameCacheTimeouts implements CacheFence {
      * the daemon rolls back as it stops still pass through here).
      */
     synchronized void detach() {
-        mountFuse = 0;
+        mountLock.writeLock().lock();
+        try {
+            mountFuse = 0;
+        } finally {
+            mountLock.writeLock().unlock();
+        }
         fuse = 0;
         config = null;
         if (pendingResume != null) {
