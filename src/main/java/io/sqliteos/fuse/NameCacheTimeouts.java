@@ -62,8 +62,7 @@ final class NameCacheTimeouts implements CacheFence {
 
     private final Double requested; // null: the defaults above
     private double seconds;
-    private long fuse;      // struct fuse, for the epoch notification
-    private volatile long mountFuse; // struct fuse, whether names are cached or not; 0 before init and after destroy
+    private volatile long mountFuse; // struct fuse (for notifications), whether names are cached or not; 0 before init and after destroy
     private final java.util.concurrent.locks.ReadWriteLock mountLock = new java.util.concurrent.locks.ReentrantReadWriteLock();
     private boolean epochs; // the kernel drops every cached name on request
     private boolean attributesToo; // the reply filter is loaded: the attribute timeout may be set
@@ -119,7 +118,6 @@ final class NameCacheTimeouts implements CacheFence {
         } finally {
             mountLock.writeLock().unlock();
         }
-        fuse = 0;
         config = null;
         if (pendingResume != null) {
             pendingResume.cancel(false);
@@ -138,9 +136,8 @@ final class NameCacheTimeouts implements CacheFence {
                     && fuse.getDouble(at + NEGATIVE) == 0.0 && fuse.getDouble(at + ATTR) == 0.0
                     && fuse.getInt(at + AC_SET) == 1) {
                 config = fuse.slice(at);
-                this.fuse = fuse.address();
                 boolean allowed = !"false".equals(System.getProperty(EPOCHS_PROPERTY));
-                long probe = allowed ? LibfuseShim.incrementEpoch(this.fuse) : 0;
+                long probe = allowed ? LibfuseShim.incrementEpoch(mountFuse) : 0;
                 epochs = allowed && probe == 0;
                 if (requested == null) {
                     seconds = epochs ? DEFAULT_SECONDS : DEFAULT_SECONDS_WAITING;
@@ -190,7 +187,7 @@ final class NameCacheTimeouts implements CacheFence {
             }
             double cachedFor = seconds; // what names cached until now were given
             if (epochs) {
-                long result = LibfuseShim.incrementEpoch(fuse);
+                long result = LibfuseShim.incrementEpoch(mountFuse); // config is set: the mount is up
                 if (result == 0) {
                     return; // every name cached so far is stale now: nothing to wait for
                 }
