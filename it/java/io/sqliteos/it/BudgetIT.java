@@ -68,6 +68,40 @@ class BudgetIT {
         MountedFs.eventually("the attributes' space is free again", () -> free() >= before);
     }
 
+    /** df -i's columns for the mount: inodes in total, used, free. */
+    private long[] inodes() throws Exception {
+        String[] f = fs.sh("df --output=itotal,iused,iavail . | tail -1").ok().stdout().trim().split("\\s+");
+        return new long[] {Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2])};
+    }
+
+    @Test
+    void theInodeBudgetIsCountedByDfAndAFullOneGivesEnospc() throws Exception {
+        long[] before = inodes();
+        assertThat(before[1] + before[2]).isEqualTo(before[0]);
+        fs.sh("mkdir many && cd many && seq 1 500 | sed s/^/f/ | xargs touch").ok();
+        MountedFs.eventually("df -i counts 500 more inodes", () -> inodes()[1] == before[1] + 501);
+        assertThat(inodes()[2]).isEqualTo(before[2] - 501);
+
+        // fill the budget: the create that finds none left fails, and the files made before stay
+        MountedFs.Result full = fs.sh("cd many && seq 501 " + (before[0] + 10) + " | sed s/^/f/ | xargs touch");
+        assertThat(full.exitCode()).isNotZero();
+        assertThat(full.stderr()).contains("No space left on device");
+        MountedFs.eventually("df -i shows no inode free", () -> inodes()[2] == 0);
+        assertThat(inodes()[1]).isEqualTo(before[0]);
+        assertThat(fs.sh("mkdir more").stderr()).contains("No space left on device");
+        long made = Long.parseLong(fs.sh("ls many | wc -l").ok().stdout().trim());
+        assertThat(made).isEqualTo(before[0] - before[1] - 1);
+        assertThat(fs.sh("test -f many/f1 && test -f many/f" + made).exitCode()).isZero();
+
+        // freed inodes are free again, though new inodes now get numbers above the budget
+        fs.sh("rm -rf many").ok();
+        MountedFs.eventually("df -i counts the inodes as before", () -> inodes()[1] == before[1]);
+        fs.sh("mkdir again && cd again && seq 1 200 | sed s/^/g/ | xargs touch").ok();
+        MountedFs.eventually("df -i counts the new files", () -> inodes()[1] == before[1] + 201);
+        fs.sh("rm -rf again").ok();
+        MountedFs.eventually("and their removal", () -> inodes()[1] == before[1]);
+    }
+
     @Test
     void sparseFilesAndHolesCostNothing() throws Exception {
         fs.sh("truncate -s 4T sparse && dd if=/dev/urandom of=sparse bs=4k count=1 seek=1000000 conv=notrunc status=none").ok();

@@ -102,6 +102,8 @@ public final class IntegrityCheck {
                 + " + (SELECT coalesce(sum(length(CAST(name AS BLOB)) + length(value)), 0) FROM xattr) AS bytes) t"
                 + " WHERE f.id = 1 AND f.used_bytes != t.bytes");
         rows(out, "used_bytes", true, "SELECT 'the fsinfo row is missing' WHERE NOT EXISTS (SELECT 1 FROM fsinfo WHERE id = 1)");
+        rows(out, "inode_count", true, "SELECT 'fsinfo.inode_count is ' || f.inode_count || ' but the inode table holds ' || n.c"
+                + " FROM fsinfo f, (SELECT count(*) AS c FROM inode) n WHERE f.id = 1 AND f.inode_count != n.c");
         for (long ino : disconnected()) {
             out.add(new Problem("tree", "inode " + ino + " has a link count but cannot be reached from the root", true));
         }
@@ -212,6 +214,9 @@ public final class IntegrityCheck {
                             + " WHERE alloc != (SELECT coalesce(sum(length(data)), 0) FROM extent WHERE extent.ino = inode.ino)"));
             done.addAll(update("recreated the fsinfo row (%d)",
                     "INSERT INTO fsinfo (id, used_bytes, created_ns) SELECT 1, 0, 0 WHERE NOT EXISTS (SELECT 1 FROM fsinfo WHERE id = 1)"));
+            done.addAll(update("recounted the inodes (%d)",
+                    "UPDATE fsinfo SET inode_count = (SELECT count(*) FROM inode)"
+                            + " WHERE id = 1 AND inode_count != (SELECT count(*) FROM inode)"));
             done.addAll(update("recomputed the used bytes (%d)",
                     "UPDATE fsinfo SET used_bytes = (SELECT coalesce(sum(length(data)), 0) FROM extent)"
                             + " + (SELECT coalesce(sum(length(CAST(name AS BLOB)) + length(value)), 0) FROM xattr)"

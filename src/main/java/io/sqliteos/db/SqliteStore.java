@@ -491,7 +491,7 @@ final class SqliteStore implements Store {
 
     @Override
     public long inodeCount() {
-        return singleLong("SELECT count(*) FROM inode");
+        return singleLong("SELECT inode_count FROM fsinfo WHERE id = 1"); // kept by triggers (schema/006)
     }
 
     @Override

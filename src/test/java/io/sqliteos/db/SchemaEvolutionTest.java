@@ -179,6 +179,44 @@ class SchemaEvolutionTest {
     }
 
     @Test
+    void version6CountsTheInodesAndKeepsTheCountThroughEveryChange() throws Exception {
+        Path db = storedVersionOne();
+        try (Connection c = Database.inspect(db)) {
+            long inodes = count(c, "SELECT count(*) FROM inode");
+            assertThat(inodes).as("the fixture has several files").isGreaterThanOrEqualTo(5);
+
+            SchemaMigrator.migrate(c);
+
+            assertThat(count(c, "SELECT inode_count FROM fsinfo")).isEqualTo(inodes);
+            try (Statement st = c.createStatement()) {
+                // any statement that adds or removes inodes moves the count, in its own transaction
+                st.executeUpdate("INSERT INTO inode (mode, uid, gid, nlink, atime_ns, mtime_ns, ctime_ns)"
+                        + " VALUES (32768, 0, 0, 0, 0, 0, 0), (32768, 0, 0, 0, 0, 0, 0), (32768, 0, 0, 0, 0, 0, 0)");
+                assertThat(count(c, "SELECT inode_count FROM fsinfo")).isEqualTo(inodes + 3);
+                st.executeUpdate("DELETE FROM inode WHERE nlink = 0");
+                assertThat(count(c, "SELECT inode_count FROM fsinfo")).isEqualTo(inodes);
+                st.execute("BEGIN");
+                st.executeUpdate("INSERT INTO inode (mode, uid, gid, nlink, atime_ns, mtime_ns, ctime_ns)"
+                        + " VALUES (32768, 0, 0, 0, 0, 0, 0)");
+                st.execute("ROLLBACK");
+                assertThat(count(c, "SELECT inode_count FROM fsinfo")).isEqualTo(inodes);
+            }
+            assertThat(new IntegrityCheck(c, BlockLayout.BLOCK_SIZE).check()).isEmpty();
+
+            // fsck finds a count that disagrees with the table, and mends it
+            try (Statement st = c.createStatement()) {
+                st.executeUpdate("UPDATE fsinfo SET inode_count = 1");
+            }
+            IntegrityCheck fsck = new IntegrityCheck(c, BlockLayout.BLOCK_SIZE);
+            assertThat(fsck.check()).singleElement()
+                    .hasToString("inode_count: fsinfo.inode_count is 1 but the inode table holds " + inodes);
+            assertThat(fsck.repair()).containsExactly("recounted the inodes (1)");
+            assertThat(fsck.check()).isEmpty();
+            assertThat(count(c, "SELECT inode_count FROM fsinfo")).isEqualTo(inodes);
+        }
+    }
+
+    @Test
     void aDatabaseFromANewerBuildIsRefusedUntouched() throws Exception {
         Path db = storedVersionOne();
         try (Connection c = Database.inspect(db); Statement st = c.createStatement()) {
