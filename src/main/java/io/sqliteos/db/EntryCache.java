@@ -28,9 +28,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class EntryCache extends CommittedCache<EntryCache.Key, DirEntryRow> {
 
-    /** Type bits of a mode: the only part of an inode an entry carries. */
-    static final int S_IFMT = 0170000;
-    static final int S_IFDIR = 0040000;
     /** About 150 bytes an entry: this bounds the cache near 40 MiB. */
     private static final int MAX_ENTRIES = 250_000;
 

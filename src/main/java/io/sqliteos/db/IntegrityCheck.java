@@ -1,5 +1,8 @@
 package io.sqliteos.db;
 
+import static io.sqliteos.db.ModeBits.S_IFDIR;
+import static io.sqliteos.db.ModeBits.S_IFMT;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -21,8 +24,6 @@ import java.util.Set;
  */
 public final class IntegrityCheck {
 
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFDIR = 0040000;
     private static final long ROOT = 1;
 
     /** One broken invariant, and whether {@link #repair} can mend it. */

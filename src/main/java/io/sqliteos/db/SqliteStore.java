@@ -396,7 +396,7 @@ final class SqliteStore implements Store {
             ps.executeUpdate();
             inodeCeiling.raise(r.ino);
             touchInode(r.ino, r);
-            if (sharesCaches && (r.mode & EntryCache.S_IFMT) == EntryCache.S_IFDIR) {
+            if (sharesCaches && ModeBits.isDirectory(r.mode)) {
                 if (madeDirectories.isEmpty()) {
                     clearsBeforeMade = entryCache.clears();
                 }
@@ -439,7 +439,7 @@ final class SqliteStore implements Store {
     @Override
     public long deleteInode(InodeRow r) {
         touchInode(r.ino, null);
-        if ((r.mode & EntryCache.S_IFMT) == EntryCache.S_IFDIR) {
+        if (ModeBits.isDirectory(r.mode)) {
             madeDirectories.remove(r.ino);
             entryCache.forgetWhole(r.ino);
         }
@@ -626,7 +626,7 @@ final class SqliteStore implements Store {
         }
         InodeRow row = touchedInodes.get(ino);
         if (row != null) {
-            touched.put(key, new DirEntryRow(key.name(), ino, row.mode & EntryCache.S_IFMT));
+            touched.put(key, new DirEntryRow(key.name(), ino, row.mode & ModeBits.S_IFMT));
         }
     }
 
@@ -639,7 +639,7 @@ final class SqliteStore implements Store {
 
     // An entry copies its inode's type (see schema 005); a missing inode leaves it NULL,
     // which the column refuses, so an entry can never name an inode that does not exist.
-    private static final String TYPE_OF_INO_3 = "(SELECT mode & " + EntryCache.S_IFMT + " FROM inode WHERE ino = ?3)";
+    private static final String TYPE_OF_INO_3 = "(SELECT mode & " + ModeBits.S_IFMT + " FROM inode WHERE ino = ?3)";
 
     @Override
     public void insertDirent(long parent, String name, long ino) {
