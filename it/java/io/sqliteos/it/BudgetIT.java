@@ -98,8 +98,17 @@ class BudgetIT {
         MountedFs.eventually("df -i counts the inodes as before", () -> inodes()[1] == before[1]);
         fs.sh("mkdir again && cd again && seq 1 200 | sed s/^/g/ | xargs touch").ok();
         MountedFs.eventually("df -i counts the new files", () -> inodes()[1] == before[1] + 201);
-        fs.sh("rm -rf again").ok();
-        MountedFs.eventually("and their removal", () -> inodes()[1] == before[1]);
+
+        // a transaction's files count once it commits, and not at all when it rolls back
+        String tx = "java -jar " + MountedFs.jar() + " tx -- sh -c ";
+        MountedFs.Result undone = fs.sh(tx + "'mkdir undone && touch undone/a undone/b && rm again/g1 && false'");
+        assertThat(undone.exitCode()).isNotZero();
+        assertThat(inodes()[1]).isEqualTo(before[1] + 201);
+        assertThat(fs.sh("test -e undone || test ! -e again/g1").exitCode()).isNotZero();
+        fs.sh(tx + "'mkdir kept && touch kept/a kept/b && rm again/g1'").ok();
+        MountedFs.eventually("df -i counts the committed transaction", () -> inodes()[1] == before[1] + 203);
+        fs.sh("rm -rf again kept").ok();
+        MountedFs.eventually("and the removal of it all", () -> inodes()[1] == before[1]);
     }
 
     @Test

@@ -81,14 +81,14 @@ class DurabilityIT {
         }
         assertThat(MountedFs.cli("fsck", db.toString()).exitCode()).isZero();
         String ino = MountedFs.exec("sqlite3", db.toString(), "SELECT ino FROM dirent WHERE name = 'b'").stdout().trim();
-        // damage: a directory vanishes under its entries, a link count and the byte counter drift
+        // damage: a directory vanishes under its entries (and from the inode count), a link count and the byte counter drift
         MountedFs.exec("sqlite3", db.toString(), "DELETE FROM inode WHERE ino = " + ino
                 + "; UPDATE inode SET nlink = 9 WHERE ino = 1; UPDATE fsinfo SET used_bytes = 1").ok();
 
         MountedFs.Result found = MountedFs.cli("fsck", db.toString());
         assertThat(found.exitCode()).isEqualTo(1);
         assertThat(found.stdout()).contains("names missing inode " + ino).contains("directory 1 has nlink 9")
-                .contains("used_bytes");
+                .contains("used_bytes").contains("fsinfo.inode_count is 4 but the inode table holds 3");
         String before = digest(db);
         assertThatThrownBy(() -> MountedFs.start("--db", db.toString()))
                 .hasMessageContaining("refusing to mount").hasMessageContaining("names missing inode " + ino);

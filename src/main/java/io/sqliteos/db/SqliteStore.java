@@ -74,6 +74,9 @@ final class SqliteStore implements Store {
      */
     private long batchUsedBytes;
     private long stepUsedBytes;
+    /** Likewise the writer's changes to inode_count during a batch. */
+    private long batchInodes;
+    private long stepInodes;
     private boolean inStep;
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
@@ -158,7 +161,7 @@ final class SqliteStore implements Store {
         }
         Outcome outcome = Outcome.UNCERTAIN;
         try {
-            writeBatchUsedBytes();
+            writeBatchCounters();
             control("COMMIT");
             outcome = Outcome.COMMITTED;
         } finally {
@@ -196,6 +199,8 @@ final class SqliteStore implements Store {
         knownUsedBytes = -1;
         batchUsedBytes = 0;
         stepUsedBytes = 0;
+        batchInodes = 0;
+        stepInodes = 0;
         inStep = false;
         writing = false;
         seenEpoch = -1;
@@ -274,12 +279,15 @@ final class SqliteStore implements Store {
         control("SAVEPOINT step");
         inStep = true;
         stepUsedBytes = 0;
+        stepInodes = 0;
     }
 
     void endStep() {
         control("RELEASE step");
         batchUsedBytes += stepUsedBytes;
         stepUsedBytes = 0;
+        batchInodes += stepInodes;
+        stepInodes = 0;
         inStep = false;
     }
 
@@ -294,6 +302,7 @@ final class SqliteStore implements Store {
         madeDirectories.clear();
         knownUsedBytes = -1;
         stepUsedBytes = 0;
+        stepInodes = 0;
         inStep = false;
         control("ROLLBACK TO step");
         control("RELEASE step");
@@ -394,6 +403,7 @@ final class SqliteStore implements Store {
             ps.setLong(11, r.rdev);
             ps.setBytes(12, r.target);
             ps.executeUpdate();
+            addInodes(1);
             inodeCeiling.raise(r.ino);
             touchInode(r.ino, r);
             if (sharesCaches && ModeBits.isDirectory(r.mode)) {
@@ -467,7 +477,7 @@ final class SqliteStore implements Store {
             }
             PreparedStatement i = sql("DELETE FROM inode WHERE ino = ?");
             i.setLong(1, r.ino);
-            i.executeUpdate();
+            addInodes(-i.executeUpdate());
             return xattrBytes;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
@@ -491,7 +501,7 @@ final class SqliteStore implements Store {
 
     @Override
     public long inodeCount() {
-        return singleLong("SELECT inode_count FROM fsinfo WHERE id = 1"); // kept by triggers (schema/006)
+        return singleLong("SELECT inode_count FROM fsinfo WHERE id = 1") + batchInodes + stepInodes;
     }
 
     @Override
@@ -1147,27 +1157,43 @@ final class SqliteStore implements Store {
         if (inStep) {
             stepUsedBytes += delta; // written at the batch's commit
         } else {
-            updateUsedBytes(delta);
+            updateCounters(delta, 0);
         }
         if (knownUsedBytes >= 0) {
             knownUsedBytes += delta;
         }
     }
 
-    /** The batch's changes to used_bytes, into its transaction just before it commits. */
-    private void writeBatchUsedBytes() {
-        long delta = batchUsedBytes + stepUsedBytes;
-        if (delta != 0) {
-            updateUsedBytes(delta);
-            batchUsedBytes = 0;
-            stepUsedBytes = 0;
+    /** Counts inodes added (or, negative, removed) by this connection: in the open step, or at once. */
+    private void addInodes(long delta) {
+        if (delta == 0) {
+            return;
+        }
+        if (inStep) {
+            stepInodes += delta; // written at the batch's commit
+        } else {
+            updateCounters(0, delta);
         }
     }
 
-    private void updateUsedBytes(long delta) {
+    /** The batch's changes to the counters, into its transaction just before it commits. */
+    private void writeBatchCounters() {
+        long bytes = batchUsedBytes + stepUsedBytes;
+        long inodes = batchInodes + stepInodes;
+        if (bytes != 0 || inodes != 0) {
+            updateCounters(bytes, inodes);
+            batchUsedBytes = 0;
+            stepUsedBytes = 0;
+            batchInodes = 0;
+            stepInodes = 0;
+        }
+    }
+
+    private void updateCounters(long bytes, long inodes) {
         try {
-            PreparedStatement ps = sql("UPDATE fsinfo SET used_bytes = used_bytes + ? WHERE id = 1");
-            ps.setLong(1, delta);
+            PreparedStatement ps = sql("UPDATE fsinfo SET used_bytes = used_bytes + ?, inode_count = inode_count + ? WHERE id = 1");
+            ps.setLong(1, bytes);
+            ps.setLong(2, inodes);
             ps.executeUpdate();
         } catch (SQLException e) {
             throw StoreException.wrap(e);
