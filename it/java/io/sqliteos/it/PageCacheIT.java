@@ -67,6 +67,26 @@ class PageCacheIT {
     }
 
     @Test
+    void anUnchangedFileKeepsTheKernelsPagesAndWhatTheKernelDroppedComesBackByRead() throws Exception {
+        fs.sh("printf 'kept\\n' > k && cat k").ok();
+        int before = reads();
+        assertThat(fs.sh("cat k; cat k").ok().stdout()).isEqualTo("kept\nkept\n");
+        assertThat(reads()).isEqualTo(before);
+
+        // the kernel drops the file's pages (as under memory pressure): the next open keeps what the kernel
+        // has, which is nothing, and the page comes back through a READ
+        fs.sh("dd if=k iflag=nocache count=0 status=none").ok();
+        assertThat(fs.sh("cat k").ok().stdout()).isEqualTo("kept\n");
+        assertThat(reads()).as("the dropped page, read again").isGreaterThan(before);
+
+        // changed by another process, in place: the next open hands the kernel the new content whole
+        fs.sh("printf 'KEPT' | dd of=k conv=notrunc status=none").ok();
+        int changed = reads();
+        assertThat(fs.sh("cat k").ok().stdout()).isEqualTo("KEPT\n");
+        assertThat(reads()).isEqualTo(changed);
+    }
+
+    @Test
     void anOpenReadsTheLatestContentWhateverChangedIt() throws Exception {
         fs.sh("printf 'version 1\\n' > f && cat f").ok();
 

@@ -6,6 +6,8 @@ import io.sqliteos.db.Store;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -40,6 +42,15 @@ public final class FileSystem {
     private final StoreRouter router;
     private final long capacityBytes;
     private final OpenFiles openFiles = new OpenFiles();
+    /**
+     * The files whose whole content an open put in the kernel's page cache, with
+     * {@link OpenFiles#changeMark} as it was then: while the mark stays, nobody
+     * could have changed the content, and the next open keeps the kernel's pages
+     * instead of reading and storing the same bytes again.
+     */
+    private final Map<Long, Long> pagesStoredAtMark = new ConcurrentHashMap<>();
+    /** Bounds {@link #pagesStoredAtMark}: past this many files it starts afresh (an open then only stores again). */
+    private static final int MAX_STORED_FILES = 100_000;
     private final DirectoryListings listings;
     private final java.util.Map<String, VirtualAttribute> virtualAttributes = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -822,6 +833,13 @@ public final class FileSystem {
 
         /** The first {@code length} bytes of {@link #buffer} are the whole file: true if the kernel took them. */
         boolean store(int length);
+
+        /**
+         * The kernel's pages hold the whole file as it is now (stored at an
+         * earlier open, and the file has not changed since): the open keeps them.
+         * Pages the kernel has dropped meanwhile it reads again.
+         */
+        void keep();
     }
 
     /**
@@ -832,6 +850,8 @@ public final class FileSystem {
      */
     private boolean fillPageCache(Caller c, long ino, PageCacheFill fill) {
         byte[] buffer = fill.buffer();
+        long mark = openFiles.changeMark(ino);
+        boolean unchanged = Long.valueOf(mark).equals(pagesStoredAtMark.remove(ino));
         boolean[] atimeDue = {false};
         int length;
         try {
@@ -843,14 +863,28 @@ public final class FileSystem {
                 if (r == null || !Mode.isRegular(r.mode) || r.nlink != 1 || r.size == 0 || r.size > buffer.length) {
                     return -1;
                 }
-                readRange(s, ino, 0, buffer, (int) r.size);
+                if (!unchanged) {
+                    readRange(s, ino, 0, buffer, (int) r.size);
+                }
                 atimeDue[0] = accessTimeDue(r);
                 return (int) r.size;
             });
         } catch (io.sqliteos.db.StoreException e) {
             return false; // the open stands without the pages; a read will meet the failure and report it
         }
-        return length > 0 && fill.store(length) && atimeDue[0];
+        if (length <= 0) {
+            return false;
+        }
+        if (unchanged) {
+            fill.keep();
+        } else if (!fill.store(length)) {
+            return false;
+        }
+        if (pagesStoredAtMark.size() >= MAX_STORED_FILES) {
+            pagesStoredAtMark.clear();
+        }
+        pagesStoredAtMark.put(ino, mark);
+        return atimeDue[0];
     }
 
     /** Closes a handle; the last close of an unlinked file frees it. */

@@ -46,6 +46,11 @@ final class OpenedPages implements FileSystem.PageCacheFill {
         return stored;
     }
 
+    @Override
+    public void keep() {
+        stored = true;
+    }
+
     /** Whether this open's file is now in the kernel's page cache, whole: then its reply keeps the cache. */
     boolean stored() {
         return stored;

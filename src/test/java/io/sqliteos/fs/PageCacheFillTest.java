@@ -18,6 +18,7 @@ class PageCacheFillTest extends FsTestBase {
     static final class Recording implements FileSystem.PageCacheFill {
         final byte[] buffer;
         final List<byte[]> offered = new ArrayList<>();
+        int kept;
         boolean refuse;
 
         Recording(int capacity) {
@@ -34,6 +35,11 @@ class PageCacheFillTest extends FsTestBase {
             offered.add(Arrays.copyOf(buffer, length));
             return !refuse;
         }
+
+        @Override
+        public void keep() {
+            kept++;
+        }
     }
 
     final Recording fill = new Recording(64);
@@ -49,6 +55,44 @@ class PageCacheFillTest extends FsTestBase {
         writeFile("/f", bytes("second, longer"));
         fs.release(ROOT, open("/f", O_RDONLY));
         assertThat(fill.offered).map(String::new).containsExactly("first", "second, longer");
+    }
+
+    @Test
+    void anUnchangedFileIsKeptWhereTheKernelHasItAndOfferedAgainOnceAnythingMayHaveChangedIt() {
+        writeFile("/f", bytes("first"));
+        fs.release(ROOT, open("/f", O_RDONLY));
+        fs.release(ROOT, open("/f", O_RDONLY));
+        fs.release(ROOT, open("/f", O_RDONLY));
+        assertThat(fill.offered).map(String::new).containsExactly("first");
+        assertThat(fill.kept).as("the kernel already holds it").isEqualTo(2);
+
+        writeFile("/f", bytes("second"));
+        fs.release(ROOT, open("/f", O_RDONLY));
+        fs.truncate(ROOT, "/f", 3);
+        fs.release(ROOT, open("/f", O_RDONLY));
+        fs.release(ROOT, fs.open(ROOT, "/f", O_RDWR)); // a handle that could have written it
+        fs.release(ROOT, open("/f", O_RDONLY));
+        assertThat(fill.offered).map(String::new).containsExactly("first", "second", "sec", "sec");
+
+        // a second name makes the kernel hold the file once per name: nothing is offered or kept then
+        fs.link(ROOT, "/f", "/g");
+        fs.release(ROOT, open("/f", O_RDONLY));
+        assertThat(fill.offered).hasSize(4);
+        assertThat(fill.kept).isEqualTo(2);
+        fs.unlink(ROOT, "/g");
+        fs.release(ROOT, open("/f", O_RDONLY));
+        assertThat(fill.offered).hasSize(5);
+
+        // what the kernel refused to take is offered again
+        writeFile("/f", bytes("third"));
+        fill.refuse = true;
+        fs.release(ROOT, open("/f", O_RDONLY));
+        fill.refuse = false;
+        fs.release(ROOT, open("/f", O_RDONLY));
+        assertThat(fill.offered).hasSize(7);
+        fs.release(ROOT, open("/f", O_RDONLY));
+        assertThat(fill.offered).hasSize(7);
+        assertThat(fill.kept).isEqualTo(3);
     }
 
     @Test
