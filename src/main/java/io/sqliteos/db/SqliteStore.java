@@ -1154,25 +1154,26 @@ final class SqliteStore implements Store {
         if (delta == 0) {
             return;
         }
-        if (inStep) {
-            stepUsedBytes += delta; // written at the batch's commit
-        } else {
-            updateCounters(delta, 0);
-        }
+        addToCounters(delta, 0);
         if (knownUsedBytes >= 0) {
             knownUsedBytes += delta;
         }
     }
 
-    /** Counts inodes added (or, negative, removed) by this connection: in the open step, or at once. */
+    /** Counts inodes added (or, negative, removed) by this connection. */
     private void addInodes(long delta) {
-        if (delta == 0) {
-            return;
+        if (delta != 0) {
+            addToCounters(0, delta);
         }
+    }
+
+    /** Changes fsinfo's counters: in the open step, written at the batch's commit, or at once. */
+    private void addToCounters(long bytes, long inodes) {
         if (inStep) {
-            stepInodes += delta; // written at the batch's commit
+            stepUsedBytes += bytes;
+            stepInodes += inodes;
         } else {
-            updateCounters(0, delta);
+            updateCounters(bytes, inodes);
         }
     }
 
