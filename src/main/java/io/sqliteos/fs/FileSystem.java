@@ -38,6 +38,8 @@ public final class FileSystem {
     private static final byte[] DOT = {'.'};
     private static final byte[] DOT_DOT = {'.', '.'};
     private static final long DAY_NS = 86_400L * 1_000_000_000L;
+    /** Bounds {@link #pagesStoredAtMark}: past this many files it starts afresh (an open then only stores again). */
+    private static final int MAX_STORED_FILES = 100_000;
 
     private final StoreRouter router;
     private final long capacityBytes;
@@ -49,10 +51,8 @@ public final class FileSystem {
      * instead of reading and storing the same bytes again.
      */
     private final Map<Long, Long> pagesStoredAtMark = new ConcurrentHashMap<>();
-    /** Bounds {@link #pagesStoredAtMark}: past this many files it starts afresh (an open then only stores again). */
-    private static final int MAX_STORED_FILES = 100_000;
     private final DirectoryListings listings;
-    private final java.util.Map<String, VirtualAttribute> virtualAttributes = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, VirtualAttribute> virtualAttributes = new ConcurrentHashMap<>();
 
     /** File capabilities, which the kernel looks for before each write. */
     static final String SECURITY_CAPABILITY = "security.capability";
