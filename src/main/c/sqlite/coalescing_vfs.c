@@ -23,7 +23,9 @@
  *   result of CKPT_DONE, so a failure there could not be reported.
  *
  * Savepoint journals, which SQLite would move to a temporary file past 64 KiB,
- * stay in memory (memory_subjournal.c).
+ * stay in memory (memory_subjournal.c), and the in-memory database's pages
+ * that are read again and again come from a mapping of its file
+ * (mapped_reads.c).
  *
  * coalescing_vfs_install registers the VFS as the process's default, wrapping
  * the default there was before (see extension.c).
@@ -53,6 +55,7 @@ struct coalesced_file {
     sqlite3_file base;
     sqlite3_file *real;          /* the wrapped VFS's file, allocated right after this struct */
     int is_wal;
+    mapped_file *mapped;         /* a main database read through a mapping, or NULL */
     coalesced_file *db;          /* a log's database file, while both are open */
     coalesced_file *wal;         /* a database's log, while both are open */
     int checkpointing;           /* a database between CKPT_START and CKPT_DONE */
@@ -193,13 +196,23 @@ static int c_close(sqlite3_file *file) {
     free(f->pending);
     free(f->ahead);
     f->pending = f->ahead = NULL;
+    if (f->mapped != NULL) {
+        mapped_reads_close(f->mapped);
+        f->mapped = NULL;
+    }
     int rc2 = f->real->pMethods->xClose(f->real);
     return rc != SQLITE_OK ? rc : rc2;
 }
 
 static int c_read(sqlite3_file *file, void *buf, int amt, sqlite3_int64 at) {
     coalesced_file *f = (coalesced_file *) file;
-    return f->is_wal ? wal_read(f, buf, amt, at) : f->real->pMethods->xRead(f->real, buf, amt, at);
+    if (f->is_wal) {
+        return wal_read(f, buf, amt, at);
+    }
+    if (f->mapped != NULL && mapped_reads_read(f->mapped, buf, amt, at)) {
+        return SQLITE_OK;
+    }
+    return f->real->pMethods->xRead(f->real, buf, amt, at);
 }
 
 static int c_write(sqlite3_file *file, const void *buf, int amt, sqlite3_int64 at) {
@@ -211,7 +224,13 @@ static int c_truncate(sqlite3_file *file, sqlite3_int64 size) {
     coalesced_file *f = (coalesced_file *) file;
     int rc = flush(f);
     f->ahead_len = 0;
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+    if (rc != SQLITE_OK || f->mapped == NULL) {
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+    }
+    mapped_reads_truncate_begins(f->mapped, size);
+    rc = f->real->pMethods->xTruncate(f->real, size);
+    mapped_reads_truncate_ends(f->mapped);
+    return rc;
 }
 
 static int c_sync(sqlite3_file *file, int flags) {
@@ -350,6 +369,9 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
         return rc;
     }
     f->base.pMethods = &methods;
+    if ((flags & SQLITE_OPEN_MAIN_DB) && name != NULL) {
+        f->mapped = mapped_reads_open(name);
+    }
     if ((flags & SQLITE_OPEN_WAL) && name != NULL) {
         f->is_wal = 1;
         sqlite3_file *db = sqlite3_database_file_object(name);

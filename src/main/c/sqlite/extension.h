@@ -16,6 +16,15 @@ size_t memory_subjournal_size(void);
 int private_locks_install(sqlite3_vfs *unix_vfs);
 int sqliteos_private_directory(const char *path);
 void sqliteos_public_again(const char *path);
+int sqliteos_under_private_directory(const char *path);
+
+/* mapped_reads.c: reads of a private in-memory database through one mapping per file (see there). */
+typedef struct mapped_file mapped_file;
+mapped_file *mapped_reads_open(const char *path);
+void mapped_reads_close(mapped_file *m);
+int mapped_reads_read(mapped_file *m, void *buf, int amt, sqlite3_int64 at);
+void mapped_reads_truncate_begins(mapped_file *m, sqlite3_int64 size);
+void mapped_reads_truncate_ends(mapped_file *m);
 
 /* packed_entries.c: adds sqliteos_packed_entries() to one connection (an auto-extension). */
 int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);

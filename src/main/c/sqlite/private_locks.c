@@ -143,6 +143,11 @@ int sqliteos_private_directory(const char *path) {
     return done;
 }
 
+/* Whether a file lies under a directory named private (and so may be mapped: see mapped_reads.c). */
+int sqliteos_under_private_directory(const char *path) {
+    return real_fcntl != NULL && under_private_directory(path);
+}
+
 /* Forgets a directory named before, once its database is closed. */
 void sqliteos_public_again(const char *path) {
     size_t n = strlen(path);

@@ -44,10 +44,43 @@ class CoalescingVfsTest {
     @Test
     void readersAndCheckpointsSeeEveryCommitWholeWhileTheLogIsWrittenInPieces() throws Exception {
         SqliteNative.load();
-        String url = "jdbc:sqlite:" + dir.resolve("t.db");
+        Path file = dir.resolve("t.db");
+        writeReadAndCheckpointAtOnce(file, false);
+        assertThat(mapped(file)).as("a database outside a private directory is read with system calls").isFalse();
+    }
+
+    /**
+     * The database of an in-memory file system (in a private directory on tmpfs)
+     * is read through one mapping of its file while connections have it open:
+     * the same load sees every commit whole while the file grows, and again after
+     * a VACUUM has shrunk it, and the mapping goes with the last connection.
+     */
+    @Test
+    void aPrivateDatabaseInRamIsReadThroughAMappingThatFollowsItsSize() throws Exception {
+        SqliteNative.load();
+        try (EphemeralDirectory ram = EphemeralDirectory.create(Path.of("/dev/shm"))) {
+            Path file = ram.path().resolve("t.db");
+            writeReadAndCheckpointAtOnce(file, true);
+            assertThat(mapped(file)).as("mapped once the last connection closed").isFalse();
+        }
+    }
+
+    /** Whether this process maps {@code file}. */
+    private static boolean mapped(Path file) throws Exception {
+        String real = file.toRealPath().toString();
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream().anyMatch(line -> line.endsWith(" " + real));
+    }
+
+    /**
+     * One writer commits and rolls back rows of every size while two readers
+     * check their snapshots and a checkpointer copies the log; then (with
+     * {@code shrink}) the rows are mostly deleted, a VACUUM shrinks the file,
+     * and the same load runs again. Every row read matches its hash.
+     */
+    private static void writeReadAndCheckpointAtOnce(Path file, boolean shrink) throws Exception {
+        String url = "jdbc:sqlite:" + file;
         Map<Integer, String> model = new HashMap<>();
         List<String> problems = new CopyOnWriteArrayList<>();
-        AtomicBoolean stop = new AtomicBoolean();
         try (Connection writer = DriverManager.getConnection(url)) {
             try (Statement st = writer.createStatement()) {
                 st.execute("PRAGMA page_size = 8192");
@@ -56,19 +89,21 @@ class CoalescingVfsTest {
                 st.execute("PRAGMA wal_autocheckpoint = 0");
                 st.execute("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB, h TEXT)");
             }
-            List<Thread> threads = new ArrayList<>();
-            for (int i = 0; i < 2; i++) {
-                threads.add(new Thread(() -> checkSnapshots(url, stop, problems)));
-            }
-            threads.add(new Thread(() -> checkpoint(url, stop, problems)));
-            threads.forEach(Thread::start);
-            try {
-                writeAndRollBack(writer, model, new Random(7));
-            } finally {
-                stop.set(true);
-                for (Thread t : threads) {
-                    t.join();
+            Random random = new Random(7);
+            underLoad(url, problems, () -> writeAndRollBack(writer, model, random));
+            if (shrink) {
+                assertThat(mapped(file)).as("mapped while connections have it open").isTrue();
+                long grown = Files.size(file);
+                try (Statement st = writer.createStatement()) {
+                    st.execute("DELETE FROM t WHERE k >= 20");
+                    st.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+                    st.execute("VACUUM");
+                    st.execute("PRAGMA wal_checkpoint(TRUNCATE)");
                 }
+                model.keySet().removeIf(k -> k >= 20);
+                assertThat(Files.size(file)).as("the file after VACUUM").isLessThan(grown / 2);
+                assertThat(hashes(writer)).isEqualTo(model);
+                underLoad(url, problems, () -> writeAndRollBack(writer, model, random));
             }
             assertThat(problems).isEmpty();
             assertThat(hashes(writer)).isEqualTo(model);
@@ -81,6 +116,29 @@ class CoalescingVfsTest {
             rs.next();
             assertThat(rs.getString(1)).isEqualTo("ok");
             assertThat(hashes(reopened)).isEqualTo(model);
+        }
+    }
+
+    interface Work {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code work} while two readers check snapshots and a checkpointer copies the log. */
+    private static void underLoad(String url, List<String> problems, Work work) throws Exception {
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            threads.add(new Thread(() -> checkSnapshots(url, stop, problems)));
+        }
+        threads.add(new Thread(() -> checkpoint(url, stop, problems)));
+        threads.forEach(Thread::start);
+        try {
+            work.run();
+        } finally {
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
         }
     }
 
