@@ -24,8 +24,8 @@
  *
  * Savepoint journals, which SQLite would move to a temporary file past 64 KiB,
  * stay in memory (memory_subjournal.c), and the in-memory database's pages
- * that are read again and again come from a mapping of its file
- * (mapped_reads.c).
+ * and log frames that are read again and again come from a mapping of the
+ * file (mapped_reads.c).
  *
  * coalescing_vfs_install registers the VFS as the process's default, wrapping
  * the default there was before (see extension.c).
@@ -55,7 +55,7 @@ struct coalesced_file {
     sqlite3_file base;
     sqlite3_file *real;          /* the wrapped VFS's file, allocated right after this struct */
     int is_wal;
-    mapped_file *mapped;         /* a main database read through a mapping, or NULL */
+    mapped_file *mapped;         /* a database or its log read through a mapping, or NULL */
     coalesced_file *db;          /* a log's database file, while both are open */
     coalesced_file *wal;         /* a database's log, while both are open */
     int checkpointing;           /* a database between CKPT_START and CKPT_DONE */
@@ -133,6 +133,10 @@ static int wal_read(coalesced_file *f, void *buf, int amt, sqlite3_int64 at) {
     }
     if (f->ahead_len > 0 && at >= f->ahead_at && at + amt <= f->ahead_at + f->ahead_len) {
         memcpy(buf, f->ahead + (at - f->ahead_at), amt);
+        f->last_read_end = at + amt;
+        return SQLITE_OK;
+    }
+    if (f->mapped != NULL && mapped_reads_read(f->mapped, buf, amt, at)) {
         f->last_read_end = at + amt;
         return SQLITE_OK;
     }
@@ -369,7 +373,7 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
         return rc;
     }
     f->base.pMethods = &methods;
-    if ((flags & SQLITE_OPEN_MAIN_DB) && name != NULL) {
+    if ((flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) && name != NULL) {
         f->mapped = mapped_reads_open(name);
     }
     if ((flags & SQLITE_OPEN_WAL) && name != NULL) {

@@ -1,6 +1,6 @@
 /*
- * Reads of the in-memory database's file through a mapping of it, instead of
- * one pread per page.
+ * Reads of the in-memory database's files (the database and its write-ahead
+ * log) through a mapping of each, instead of one pread per page.
  *
  * A connection's page cache is small and a reader's is emptied whenever
  * another connection commits, so SQLite reads pages from the file all the
@@ -12,7 +12,7 @@
  * writer then unmapped and faulted its map in again each time (a loop of small
  * transactions next to a 1 GiB file ran a fifth slower).
  *
- * So the VFS maps a database file itself, once per file for the whole process,
+ * So the VFS maps each file itself, once per file for the whole process,
  * and serves a read of it with a copy from the mapping while the read lies
  * inside the file's size as last seen (fstat again when it does not). Nothing
  * is ever unmapped while the file is open: one address range, reserved far
@@ -32,12 +32,14 @@
  * Only a database in a private directory (see private_locks.c) on tmpfs is
  * mapped: no other process truncates it, and tmpfs has no I/O errors, which
  * through a mapping would arrive as SIGBUS instead of an error code. Within the
- * process, only SQLite changes the file's size: it grows by writes, and it
- * shrinks only by a checkpoint that truncates pages past every reader's
- * snapshot (no reader can be reading them); the size seen is lowered before
- * that truncation, and no read takes a newer size while it runs. The mapping's
- * own descriptor is closed with the file's last handle; closing it could drop
- * no record lock, as a private database takes none.
+ * process, only SQLite changes a file's size: it grows by writes, and it
+ * shrinks only where no reader can be reading (a checkpoint cuts the database
+ * back to the pages of every reader's snapshot, and the log back once no
+ * reader uses the frames cut off); the size seen is lowered before that
+ * truncation, no read takes a newer size while it runs, and the pages cut off
+ * are counted afresh when the file grows again. The mapping's own descriptor
+ * is closed with the file's last handle; closing it could drop no record
+ * lock, as a private database takes none.
  */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT3
@@ -184,6 +186,13 @@ void mapped_reads_truncate_begins(mapped_file *m, sqlite3_int64 size) {
     pthread_mutex_lock(&m->resizing);
     if (size < __atomic_load_n(&m->size, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&m->size, size, __ATOMIC_RELEASE);
+    }
+    /* pages cut off and grown again are new: counted afresh, so that each is first read with pread */
+    struct stat st;
+    if (size >= 0 && fstat(m->fd, &st) == 0 && st.st_size > size && st.st_size <= RESERVED_BYTES) {
+        size_t from = (size_t) (size >> SPAN_SHIFT);
+        size_t to = (size_t) ((st.st_size + (1 << SPAN_SHIFT) - 1) >> SPAN_SHIFT);
+        memset(m->reads + from, 0, to - from);
     }
 }
 

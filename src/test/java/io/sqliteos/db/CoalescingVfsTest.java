@@ -51,9 +51,10 @@ class CoalescingVfsTest {
 
     /**
      * The database of an in-memory file system (in a private directory on tmpfs)
-     * is read through one mapping of its file while connections have it open:
-     * the same load sees every commit whole while the file grows, and again after
-     * a VACUUM has shrunk it, and the mapping goes with the last connection.
+     * and its log are read through one mapping of each file while connections
+     * have it open: the same load sees every commit whole while the files grow,
+     * and again after a VACUUM has shrunk the database and checkpoints have
+     * emptied the log, and the mappings go with the last connection.
      */
     @Test
     void aPrivateDatabaseInRamIsReadThroughAMappingThatFollowsItsSize() throws Exception {
@@ -93,6 +94,7 @@ class CoalescingVfsTest {
             underLoad(url, problems, () -> writeAndRollBack(writer, model, random));
             if (shrink) {
                 assertThat(mapped(file)).as("mapped while connections have it open").isTrue();
+                assertThat(mapped(Path.of(file + "-wal"))).as("its log mapped too").isTrue();
                 long grown = Files.size(file);
                 try (Statement st = writer.createStatement()) {
                     st.execute("DELETE FROM t WHERE k >= 20");
