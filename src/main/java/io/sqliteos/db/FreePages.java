@@ -310,6 +310,7 @@ final class FreePages implements AutoCloseable {
                 return -1;
             }
             holes.set((int) (at / pageSize) + 1, (int) ((at + len) / pageSize) + 1);
+            MappedReads.holePunched(file, at, len);
             done += len;
             at += len;
             if (System.nanoTime() - deadlineNanos >= 0) {

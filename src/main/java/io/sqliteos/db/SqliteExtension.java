@@ -52,6 +52,7 @@ final class SqliteExtension {
                 }
                 LentMemory.bind(file);
                 PrivateLocks.bind(file);
+                MappedReads.bind(file);
             });
             if (inJar) {
                 loaded = true;

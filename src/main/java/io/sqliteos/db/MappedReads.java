@@ -1,0 +1,53 @@
+package io.sqliteos.db;
+
+import com.kenai.jffi.CallContext;
+import com.kenai.jffi.Invoker;
+import com.kenai.jffi.MemoryIO;
+import com.kenai.jffi.Type;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+/**
+ * Tells the SQLite extension's mapping of the in-memory database
+ * (src/main/c/sqlite/mapped_reads.c) where free pages were given back: the
+ * pages written there next are new, so their reads are counted afresh and the
+ * first ones go to the file, not to a fault in the mapping. A plain native
+ * call, which SQL cannot make.
+ */
+final class MappedReads {
+
+    private static final CallContext VOID_OF_POINTER_LONG_LONG =
+            new CallContext(Type.VOID, Type.POINTER, Type.SINT64, Type.SINT64);
+
+    private static volatile long forget;
+
+    private MappedReads() {}
+
+    /** Finds the function in the extension just loaded from {@code file}; without it reads are counted on. */
+    static void bind(Path file) {
+        long[] fns = SqliteExtension.functions(file, "sqliteos_mapped_forget");
+        if (fns != null) {
+            forget = fns[0];
+        }
+    }
+
+    /** Counts the reads of {@code length} bytes of {@code file} from {@code offset} afresh. */
+    static void holePunched(Path file, long offset, long length) {
+        long fn = forget;
+        if (fn == 0) {
+            return;
+        }
+        byte[] bytes = file.toString().getBytes(StandardCharsets.UTF_8);
+        MemoryIO memory = MemoryIO.getInstance();
+        long address = memory.allocateMemory(bytes.length + 1, true);
+        if (address == 0) {
+            return;
+        }
+        try {
+            memory.putZeroTerminatedByteArray(address, bytes, 0, bytes.length);
+            Invoker.getInstance().invokeN3(VOID_OF_POINTER_LONG_LONG, fn, address, offset, length);
+        } finally {
+            memory.freeMemory(address);
+        }
+    }
+}
