@@ -2,9 +2,7 @@ package io.sqliteos.db;
 
 import com.kenai.jffi.CallContext;
 import com.kenai.jffi.Invoker;
-import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 /**
@@ -37,17 +35,7 @@ final class MappedReads {
         if (fn == 0) {
             return;
         }
-        byte[] bytes = file.toString().getBytes(StandardCharsets.UTF_8);
-        MemoryIO memory = MemoryIO.getInstance();
-        long address = memory.allocateMemory(bytes.length + 1, true);
-        if (address == 0) {
-            return;
-        }
-        try {
-            memory.putZeroTerminatedByteArray(address, bytes, 0, bytes.length);
-            Invoker.getInstance().invokeN3(VOID_OF_POINTER_LONG_LONG, fn, address, offset, length);
-        } finally {
-            memory.freeMemory(address);
-        }
+        SqliteExtension.withPath(file, path ->
+                Invoker.getInstance().invokeN3(VOID_OF_POINTER_LONG_LONG, fn, path, offset, length));
     }
 }

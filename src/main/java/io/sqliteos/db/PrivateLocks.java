@@ -3,11 +3,8 @@ package io.sqliteos.db;
 import com.kenai.jffi.CallContext;
 import com.kenai.jffi.Invoker;
 import com.kenai.jffi.Library;
-import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +45,7 @@ final class PrivateLocks {
     static void name(Path dir) {
         long fn = name;
         if (fn != 0) {
-            withPath(dir, path -> {
+            SqliteExtension.withPath(dir, path -> {
                 if (Invoker.getInstance().invokeN1(INT_OF_POINTER, fn, path) != 0) {
                     log.debug("{} is not named private: its database takes record locks as before", dir);
                 }
@@ -60,23 +57,7 @@ final class PrivateLocks {
     static void forget(Path dir) {
         long fn = forget;
         if (fn != 0) {
-            withPath(dir, path -> Invoker.getInstance().invokeN1(VOID_OF_POINTER, fn, path));
-        }
-    }
-
-    /** Calls {@code call} with the path as a C string, which lives only for the call. */
-    private static void withPath(Path dir, LongConsumer call) {
-        byte[] bytes = dir.toString().getBytes(StandardCharsets.UTF_8);
-        MemoryIO memory = MemoryIO.getInstance();
-        long address = memory.allocateMemory(bytes.length + 1, true);
-        if (address == 0) {
-            return;
-        }
-        try {
-            memory.putZeroTerminatedByteArray(address, bytes, 0, bytes.length);
-            call.accept(address);
-        } finally {
-            memory.freeMemory(address);
+            SqliteExtension.withPath(dir, path -> Invoker.getInstance().invokeN1(VOID_OF_POINTER, fn, path));
         }
     }
 }

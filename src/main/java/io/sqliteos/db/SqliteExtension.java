@@ -1,10 +1,13 @@
 package io.sqliteos.db;
 
 import com.kenai.jffi.Library;
+import com.kenai.jffi.MemoryIO;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -80,6 +83,22 @@ final class SqliteExtension {
             }
         }
         return addresses;
+    }
+
+    /** Calls {@code call} with {@code path} as a C string for a native call; the string lives only for the call. */
+    static void withPath(Path path, LongConsumer call) {
+        byte[] bytes = path.toString().getBytes(StandardCharsets.UTF_8);
+        MemoryIO memory = MemoryIO.getInstance();
+        long address = memory.allocateMemory(bytes.length + 1, true);
+        if (address == 0) {
+            return;
+        }
+        try {
+            memory.putZeroTerminatedByteArray(address, bytes, 0, bytes.length);
+            call.accept(address);
+        } finally {
+            memory.freeMemory(address);
+        }
     }
 
     /** True when connections opened from now on have {@value #PACKED_ENTRIES}. */
