@@ -198,6 +198,54 @@ class CliIT {
         }
     }
 
+    /**
+     * A jar's class-data archive (scripts/class-archive) starts both the
+     * command's JVM and the daemon's through the launcher; one older than the
+     * jar is left out, silently, and the mount works either way.
+     */
+    @Test
+    void theLauncherAndTheDaemonStartFromTheJarsClassArchiveWhileItIsCurrent() throws Exception {
+        Path work = Files.createTempDirectory("sqliteos-it-cds-");
+        Path jar = work.resolve("sqliteos.jar");
+        Path archive = work.resolve("sqliteos.jsa");
+        Path dir = Files.createDirectory(work.resolve("mnt"));
+        try {
+            Files.copy(MountedFs.jar(), jar);
+            MountedFs.exec(Path.of("scripts/class-archive").toAbsolutePath().toString(), jar.toString()).ok();
+            assertThat(archive).isRegularFile();
+
+            String daemonMaps = mountThroughLauncher(jar, dir, work.resolve("1.log"));
+            assertThat(daemonMaps).contains(archive.toString());
+
+            // a jar built after the archive: the archive is not used, and nothing says so
+            Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(
+                    Files.getLastModifiedTime(archive).toMillis() + 1000));
+            assertThat(mountThroughLauncher(jar, dir, work.resolve("2.log"))).doesNotContain(archive.toString());
+        } finally {
+            if (Files.readString(Path.of("/proc/self/mountinfo")).contains(" " + dir + " ")) {
+                new ProcessBuilder("fusermount", "-u", "-z", dir.toString()).start().waitFor();
+            }
+            MountedFs.exec("rm", "-rf", work.toString());
+        }
+    }
+
+    /** Mounts {@code dir} with {@code sqliteos mount} from {@code jar}, uses and unmounts it; returns the daemon's memory map. */
+    private static String mountThroughLauncher(Path jar, Path dir, Path log) throws Exception {
+        String launcher = Path.of("fuse-daemon/sqliteos").toAbsolutePath().toString();
+        MountedFs.Result r = MountedFs.exec("env", "SQLITEOS_JAR=" + jar, launcher, "mount", dir.toString(),
+                "--size", "16M", "--log", log.toString(), "--ipc-socket", log + ".sock");
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        assertThat(r.stderr()).isEmpty();
+        java.util.regex.Matcher pid = java.util.regex.Pattern.compile("daemon pid (\\d+)").matcher(r.stdout());
+        assertThat(pid.find()).as(r.stdout()).isTrue();
+        String maps = Files.readString(Path.of("/proc", pid.group(1), "maps"));
+        Files.writeString(dir.resolve("f"), "through the mount");
+        assertThat(Files.readString(dir.resolve("f"))).isEqualTo("through the mount");
+        assertThat(MountedFs.exec("env", "SQLITEOS_JAR=" + jar, launcher, "umount", dir.toString()).exitCode()).isZero();
+        assertThat(Files.readString(log)).doesNotContain("[warning]").doesNotContain("shared archive");
+        return maps;
+    }
+
     @Test
     void umountOfABusyMountRefusesWithAHintAndKeepsServing() throws Exception {
         try (MountedFs fs = MountedFs.start("--size", "16M")) {

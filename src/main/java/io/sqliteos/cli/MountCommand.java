@@ -141,6 +141,7 @@ final class MountCommand implements Callable<Integer> {
     /** The arguments of a daemon's JVM (what follows the java command). */
     static List<String> daemonArguments(List<String> jvmOptions, Daemon.Settings settings, String classPath) {
         List<String> args = new ArrayList<>(daemonJvmOptions(jvmOptions));
+        args.addAll(ClassArchive.jvmOptions(jvmOptions, classPath));
         args.addAll(Arrays.asList("-Dfile.encoding=UTF-8", "-Dsun.jnu.encoding=UTF-8"));
         args.addAll(settings.asSystemProperties());
         args.addAll(List.of("-cp", classPath, Daemon.class.getName(), settings.mountPoint().toString()));
