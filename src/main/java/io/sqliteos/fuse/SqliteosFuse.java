@@ -185,14 +185,41 @@ public final class SqliteosFuse extends FuseStubFS {
     /** Runs one request, mapping every failure to a negative errno and a log line. */
     private int run(String op, String path, IntSupplier body) {
         requests.increment();
+        return answer(op, path, body);
+    }
+
+    /** EIO, looked up before any request: the answer when even reporting a failure fails. */
+    private static final int EIO = Errno.EIO.number();
+
+    /**
+     * What the kernel is told: the body's result, or the negative errno of its
+     * failure. Never throws: jnr answers a callback that throws with 0, which
+     * for an OPEN is success with no handle, and every read through it then
+     * fails with EBADF. So when the failure cannot even be logged (the logger
+     * needs a class that can no longer be loaded, as when the jar was rewritten
+     * under the daemon, or memory ran out) the answer is still EIO.
+     */
+    static int answer(String op, String path, IntSupplier body) {
         try {
             return body.getAsInt();
-        } catch (FsException e) {
+        } catch (Throwable failure) {
+            try {
+                return -reported(op, path, failure).number();
+            } catch (Throwable reporting) {
+                return -EIO;
+            }
+        }
+    }
+
+    /** The errno for a request's failure, with its log line. */
+    private static Errno reported(String op, String path, Throwable failure) {
+        if (failure instanceof FsException e) {
             if (log.isDebugEnabled()) {
                 log.debug("{} {}: {}", op, path, e.getMessage());
             }
-            return -e.errno().number();
-        } catch (StoreException e) {
+            return e.errno();
+        }
+        if (failure instanceof StoreException e) {
             Errno errno = switch (e.kind()) {
                 case FULL -> Errno.ENOSPC;
                 case BUSY -> Errno.EBUSY;
@@ -200,11 +227,10 @@ public final class SqliteosFuse extends FuseStubFS {
                 default -> Errno.EIO;
             };
             log.warn("{} {}: database {} error, returning {}: {}", op, path, e.kind(), errno, e.getMessage());
-            return -errno.number();
-        } catch (RuntimeException | Error e) {
-            log.error("{} {}: internal error, returning EIO", op, path, e);
-            return -Errno.EIO.number();
+            return errno;
         }
+        log.error("{} {}: internal error, returning EIO", op, path, failure);
+        return Errno.EIO;
     }
 
     private static void fill(FileStat st, FileAttributes a) {
