@@ -25,7 +25,7 @@ void mapped_reads_close(mapped_file *m);
 int mapped_reads_read(mapped_file *m, void *buf, int amt, sqlite3_int64 at);
 void mapped_reads_truncate_begins(mapped_file *m, sqlite3_int64 size);
 void mapped_reads_truncate_ends(mapped_file *m);
-void sqliteos_mapped_forget(const char *path, sqlite3_int64 offset, sqlite3_int64 length);
+void sqliteos_mapped_forget_runs(const char *path, const sqlite3_int64 *runs, int count);
 
 /* packed_entries.c: adds sqliteos_packed_entries() to one connection (an auto-extension). */
 int packed_entries_register(sqlite3 *db, char **error, const sqlite3_api_routines *api);

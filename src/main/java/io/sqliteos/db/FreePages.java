@@ -253,6 +253,8 @@ final class FreePages implements AutoCloseable {
         fresh.andNot(holes);
         fresh.andNot(known);
         if (!fresh.isEmpty()) {
+            // deleting read these pages once more: what is written into them next is counted afresh
+            MappedReads.countAfresh(file, fresh, pageSize);
             Kept last = kept.peekLast();
             if (last != null && now - last.sinceNanos() < GROUP_NANOS) {
                 last.pages().or(fresh);
@@ -310,7 +312,7 @@ final class FreePages implements AutoCloseable {
                 return -1;
             }
             holes.set((int) (at / pageSize) + 1, (int) ((at + len) / pageSize) + 1);
-            MappedReads.holePunched(file, at, len);
+            MappedReads.countAfresh(file, at, len);
             done += len;
             at += len;
             if (System.nanoTime() - deadlineNanos >= 0) {

@@ -95,6 +95,54 @@ class FreePagesTest {
         }
     }
 
+    /**
+     * Deleting rows reads their pages once more, so a page read once, freed
+     * and written again had been read twice: without counting afresh where
+     * free pages are first seen, its next read went through the in-memory
+     * database's mapping, each page a fault, and the process's resident size
+     * grew by the data each time a file's place was reused.
+     */
+    @Test
+    void pagesFreedAndWrittenAgainAreReadAsNewNotThroughTheMapping() throws Exception {
+        try (EphemeralDirectory ram = EphemeralDirectory.create(Path.of("/dev/shm"))) {
+            Path file = createDatabase(ram.path());
+            try (Statement st = writer.createStatement()) {
+                st.execute("PRAGMA cache_size = -64"); // reads reach the file, as a reader's do after others' commits
+            }
+            try (FreePages pages = FreePages.open(file, TimeUnit.MINUTES.toNanos(10))) {
+                insert(60);
+                punchUntilDone(pages, false, false); // in the file; nothing free yet
+                assertRowsIntact(); // read once
+                deleteAbout(1.0); // and once more
+                punchUntilDone(pages, false, false); // the free pages are seen, and kept
+                insert(60); // into the same pages
+                punchUntilDone(pages, false, false);
+                long before = mappedResidentBytes(file);
+                assertRowsIntact(); // the new rows' first read
+                assertThat(mappedResidentBytes(file) - before).as("bytes faulted into the mapping").isLessThan(512 * 1024);
+                assertThat(integrityCheck()).isEqualTo("ok");
+            } finally {
+                writer.close();
+                checkpointer.close();
+            }
+        }
+    }
+
+    /** The resident bytes of this process's mapping of {@code file}, from /proc/self/smaps. */
+    private static long mappedResidentBytes(Path file) throws Exception {
+        String real = file.toRealPath().toString();
+        boolean inIt = false;
+        long kib = 0;
+        for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                inIt = line.endsWith(" " + real);
+            } else if (inIt && line.startsWith("Rss:")) {
+                kib += Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return kib * 1024;
+    }
+
     private void rounds(boolean cutShort) throws Exception {
         Path file = createDatabase();
         try (FreePages pages = FreePages.open(file, 0)) {
@@ -123,8 +171,12 @@ class FreePagesTest {
 
     /** A database with one table of blobs, in the log mode the daemon uses, and its two connections. */
     private Path createDatabase() throws SQLException {
+        return createDatabase(dir);
+    }
+
+    private Path createDatabase(Path directory) throws SQLException {
         SqliteNative.load();
-        Path file = dir.resolve("t.db");
+        Path file = directory.resolve("t.db");
         String url = "jdbc:sqlite:" + file;
         writer = DriverManager.getConnection(url);
         checkpointer = DriverManager.getConnection(url);
