@@ -254,7 +254,7 @@ final class FreePages implements AutoCloseable {
         fresh.andNot(known);
         if (!fresh.isEmpty()) {
             // deleting read these pages once more: what is written into them next is counted afresh
-            MappedReads.countAfresh(file, fresh, pageSize);
+            countReadsAfresh(fresh);
             Kept last = kept.peekLast();
             if (last != null && now - last.sinceNanos() < GROUP_NANOS) {
                 last.pages().or(fresh);
@@ -271,6 +271,23 @@ final class FreePages implements AutoCloseable {
             }
         }
         return waiting;
+    }
+
+    /** Has the mapping of the file count the reads of {@code pages} afresh, in one call. */
+    private void countReadsAfresh(BitSet pages) {
+        long[] runs = new long[16];
+        int count = 0;
+        for (int from = pages.nextSetBit(0); from >= 0; from = pages.nextSetBit(from)) {
+            int to = pages.nextClearBit(from);
+            if (2 * count + 2 > runs.length) {
+                runs = Arrays.copyOf(runs, runs.length * 2);
+            }
+            runs[2 * count] = offset(from);
+            runs[2 * count + 1] = offset(to) - offset(from);
+            count++;
+            from = to;
+        }
+        MappedReads.countAfresh(file, runs, count);
     }
 
     private Pass passOf(long freed, boolean finished, BitSet waiting, long now) {

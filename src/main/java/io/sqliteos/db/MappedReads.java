@@ -5,7 +5,6 @@ import com.kenai.jffi.Invoker;
 import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
 import java.nio.file.Path;
-import java.util.BitSet;
 
 /**
  * Tells the SQLite extension's mapping of the in-memory database
@@ -36,27 +35,8 @@ final class MappedReads {
         countAfresh(file, new long[] {offset, length}, 1);
     }
 
-    /**
-     * Counts the reads of the pages set in {@code pages} (numbered from 1, as
-     * SQLite does, each {@code pageSize} bytes) afresh, in one call.
-     */
-    static void countAfresh(Path file, BitSet pages, int pageSize) {
-        int runs = 0;
-        long[] pairs = new long[16];
-        for (int from = pages.nextSetBit(0); from >= 0; from = pages.nextSetBit(from)) {
-            int to = pages.nextClearBit(from);
-            if (2 * runs + 2 > pairs.length) {
-                pairs = java.util.Arrays.copyOf(pairs, pairs.length * 2);
-            }
-            pairs[2 * runs] = (long) (from - 1) * pageSize;
-            pairs[2 * runs + 1] = (long) (to - from) * pageSize;
-            runs++;
-            from = to;
-        }
-        countAfresh(file, pairs, runs);
-    }
-
-    private static void countAfresh(Path file, long[] pairs, int runs) {
+    /** Counts the reads of {@code runs} parts of {@code file} afresh, each an offset and a length in {@code pairs}. */
+    static void countAfresh(Path file, long[] pairs, int runs) {
         long fn = forgetRuns;
         if (fn == 0 || runs == 0) {
             return;
