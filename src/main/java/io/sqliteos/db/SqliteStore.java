@@ -8,6 +8,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -53,6 +54,20 @@ final class SqliteStore implements Store {
      * the committed state and go into the cache.
      */
     private final Map<Long, InodeRow> touchedInodes = new HashMap<>();
+    /**
+     * Inode rows the shared writer changed in the open batch and has not
+     * written yet. A directory's times change with every name made or removed
+     * in it, a file's size and times with every write, so such a row is
+     * written once, as the batch commits, instead of by an UPDATE (and a copy
+     * of its page for the step's undo) in every step. {@link #touchedInodes}
+     * holds the same rows, so this connection's reads see them.
+     */
+    private final Map<Long, InodeRow> unwrittenInodes = new LinkedHashMap<>();
+    /**
+     * For each row the open step changed in {@link #unwrittenInodes}, the row
+     * there before it (null: none), which the step's undo puts back.
+     */
+    private final Map<Long, InodeRow> unwrittenBeforeStep = new HashMap<>();
     /**
      * Directories the shared writer made in the open transaction. Every name
      * in them was made by it too, so {@link #touched} holds them all, and at
@@ -161,6 +176,7 @@ final class SqliteStore implements Store {
         }
         Outcome outcome = Outcome.UNCERTAIN;
         try {
+            writeUnwrittenInodes();
             writeBatchCounters();
             control("COMMIT");
             outcome = Outcome.COMMITTED;
@@ -203,6 +219,8 @@ final class SqliteStore implements Store {
         stepInodes = 0;
         inStep = false;
         writing = false;
+        unwrittenInodes.clear();
+        unwrittenBeforeStep.clear();
         seenEpoch = -1;
         seenInodeEpoch = -1;
         // a rollback leaves the committed state as it was: the caches still hold true
@@ -284,6 +302,7 @@ final class SqliteStore implements Store {
 
     void endStep() {
         control("RELEASE step");
+        unwrittenBeforeStep.clear();
         batchUsedBytes += stepUsedBytes;
         stepUsedBytes = 0;
         batchInodes += stepInodes;
@@ -294,10 +313,20 @@ final class SqliteStore implements Store {
     /**
      * Takes back the changes of the step begun last. Its rows are no longer
      * known, nor may they reach the cache at commit: every inode and entry
-     * touched so far is forgotten instead.
+     * touched so far is forgotten instead, but for the rows earlier steps
+     * changed and nobody has written, which go back to what those steps left.
      */
     void undoStep() {
+        unwrittenBeforeStep.forEach((ino, before) -> {
+            if (before == null) {
+                unwrittenInodes.remove(ino);
+            } else {
+                unwrittenInodes.put(ino, before);
+            }
+        });
+        unwrittenBeforeStep.clear();
         touchedInodes.replaceAll((ino, row) -> null);
+        unwrittenInodes.forEach((ino, row) -> touchedInodes.put(ino, row.copy()));
         touched.replaceAll((key, entry) -> null);
         madeDirectories.clear();
         knownUsedBytes = -1;
@@ -423,6 +452,34 @@ final class SqliteStore implements Store {
     @Override
     public void updateInode(InodeRow r) {
         touchInode(r.ino, r);
+        if (sharesCaches && inStep) {
+            noteUnwrittenChange(r.ino);
+            unwrittenInodes.put(r.ino, r.copy());
+            return;
+        }
+        writeInode(r);
+    }
+
+    /** Remembers, before the open step first changes {@code ino}'s unwritten row, what it was. */
+    private void noteUnwrittenChange(long ino) {
+        if (!unwrittenBeforeStep.containsKey(ino)) {
+            unwrittenBeforeStep.put(ino, unwrittenInodes.get(ino));
+        }
+    }
+
+    /** The batch's unwritten rows, into its transaction just before it commits. */
+    private void writeUnwrittenInodes() {
+        if (unwrittenInodes.isEmpty()) {
+            return;
+        }
+        for (InodeRow r : unwrittenInodes.values()) {
+            writeInode(r);
+        }
+        unwrittenInodes.clear();
+        unwrittenBeforeStep.clear();
+    }
+
+    private void writeInode(InodeRow r) {
         try {
             PreparedStatement ps = sql("UPDATE inode SET mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, alloc = ?,"
                     + " atime_ns = ?, mtime_ns = ?, ctime_ns = ?, rdev = ?, target = ? WHERE ino = ?");
@@ -449,6 +506,10 @@ final class SqliteStore implements Store {
     @Override
     public long deleteInode(InodeRow r) {
         touchInode(r.ino, null);
+        if (unwrittenInodes.containsKey(r.ino)) {
+            noteUnwrittenChange(r.ino);
+            unwrittenInodes.remove(r.ino);
+        }
         if (ModeBits.isDirectory(r.mode)) {
             madeDirectories.remove(r.ino);
             entryCache.forgetWhole(r.ino);

@@ -85,6 +85,66 @@ class BatchedWritesTest {
         assertThat(sizeOf(first)).as("from the cache after the commit").isEqualTo(1);
     }
 
+    private void resize(long ino, long size) {
+        database.write(s -> {
+            InodeRow r = s.inode(ino);
+            r.size = size;
+            s.updateInode(r);
+            return null;
+        });
+    }
+
+    /**
+     * A batch writes the rows it changed as it commits (a directory's times
+     * change with every name made in it): until then the batch's own reads
+     * see them, a failed write takes back only its own change to such a row,
+     * and the commit writes each as the last write that returned left it.
+     */
+    @Test
+    void rowsChangedInABatchAreWrittenAsTheLastWriteThatReturnedLeftThem() throws SQLException {
+        long first = newInode(1);
+        long second = newInode(2);
+        resize(first, 10);
+        assertThatThrownBy(() -> database.write(s -> {
+            InodeRow r = s.inode(first);
+            r.size = 20;
+            s.updateInode(r);
+            InodeRow other = s.inode(second);
+            other.size = 21;
+            s.updateInode(other);
+            throw new IllegalStateException("fails after changing a row changed before, and a fresh one");
+        })).isInstanceOf(IllegalStateException.class);
+        assertThat(sizeOf(first)).as("the earlier write's change stays").isEqualTo(10);
+        assertThat(sizeOf(second)).isEqualTo(2);
+        resize(second, 12);
+        resize(second, 13);
+
+        assertThat(sizesSeenFromOutside()).as("still in the open batch").isEmpty();
+        database.publish();
+        assertThat(sizesSeenFromOutside()).containsExactly(10L, 13L);
+        assertThat(sizeOf(first)).as("from the cache after the commit").isEqualTo(10);
+        assertThat(sizeOf(second)).isEqualTo(13);
+    }
+
+    @Test
+    void aRowChangedAndThenRemovedInOneBatchIsGoneAndAFailedRemovalKeepsTheChange() throws SQLException {
+        long kept = newInode(1);
+        long removed = newInode(2);
+        resize(kept, 30);
+        resize(removed, 40);
+        assertThatThrownBy(() -> database.write(s -> {
+            s.deleteInode(s.inode(kept));
+            throw new IllegalStateException("fails after removing a changed row");
+        })).isInstanceOf(IllegalStateException.class);
+        database.write(s -> s.deleteInode(s.inode(removed)));
+        assertThat(sizeOf(kept)).isEqualTo(30);
+        InodeRow gone = database.read(s -> s.inode(removed));
+        assertThat(gone).isNull();
+
+        database.publish();
+        assertThat(sizesSeenFromOutside()).containsExactly(30L);
+    }
+
     @Test
     void aWriteThatFindsItsBatchDueCommitsItWithItself() throws Exception {
         // the committer's thread would look only half a period after the batch is due
