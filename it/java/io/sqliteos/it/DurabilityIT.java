@@ -51,6 +51,32 @@ class DurabilityIT {
         }
     }
 
+    /**
+     * Removing a file takes its attributes with it, also those stored by an
+     * earlier mount (the daemon asks for a file's attributes only where it
+     * knows some may be): none is left behind, and the space in use comes back.
+     */
+    @Test
+    void filesRemovedAfterARemountTakeTheAttributesStoredBeforeWithThem() throws Exception {
+        Path db = work.resolve("fs.db");
+        String used = "stat -f -c '%b %f' . | awk '{print $1 - $2}'";
+        String before;
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            before = fs.sh(used).ok().stdout();
+            fs.sh("mkdir d && echo a > d/tagged && echo b > d/plain && echo c > d/linked && ln d/linked d/link"
+                    + " && setfattr -n user.tag -v \"$(head -c 3000 /dev/zero | tr '\\0' t)\" d/tagged"
+                    + " && setfattr -n user.two -v 2 d/linked").ok();
+        }
+        try (MountedFs fs = MountedFs.start("--db", db.toString())) {
+            fs.sh("rm d/tagged d/plain d/linked && echo new > d/fresh && setfattr -n user.new -v 1 d/fresh").ok();
+            assertThat(fs.sh("getfattr --only-values -n user.two d/link").ok().stdout()).isEqualTo("2");
+            fs.sh("rm -r d").ok();
+            assertThat(fs.sh(used).ok().stdout()).isEqualTo(before);
+        }
+        assertThat(MountedFs.cli("fsck", db.toString()).stdout()).contains("is clean");
+        assertThat(MountedFs.exec("sqlite3", db.toString(), "SELECT count(*) FROM xattr").ok().stdout().trim()).isEqualTo("0");
+    }
+
     @Test
     void aSnapshotOfALiveMountHoldsCommittedStateOnlyAndMountsAgain() throws Exception {
         Path copy = work.resolve("copy.db");

@@ -100,6 +100,7 @@ public final class Database implements AutoCloseable {
     /** Inode rows of the committed state, for reads: about 160 bytes a row bounds this near 32 MiB. */
     private final CommittedCache<Long, InodeRow> inodeCache = new CommittedCache<>(200_000);
     private final InodeCeiling inodeCeiling = new InodeCeiling();
+    private final XattrHolders xattrHolders = new XattrHolders();
     private final Checkpointer checkpointer;
     /** Null where holes cannot be punched into the file: then free pages stay in it. */
     private final FreePages freePages;
@@ -143,7 +144,7 @@ public final class Database implements AutoCloseable {
             first.close();
             throw e;
         }
-        this.writer = new SqliteStore(sqlControlsTransactions(first), entryCache, inodeCache, inodeCeiling, true);
+        this.writer = new SqliteStore(sqlControlsTransactions(first), entryCache, inodeCache, inodeCeiling, xattrHolders, true);
         long diskBytes = totalSpace();
         this.writeHeadroomBytes = Math.max(512 << 10, Math.min(MAX_WRITE_HEADROOM_BYTES, diskBytes / 8));
         this.reserve = new DiskReserve(Path.of(file + "-reserve"), diskBytes);
@@ -344,7 +345,7 @@ public final class Database implements AutoCloseable {
 
     private SqliteStore newStore(boolean shared) {
         try {
-            return new SqliteStore(sqlControlsTransactions(connect()), entryCache, inodeCache, inodeCeiling, shared);
+            return new SqliteStore(sqlControlsTransactions(connect()), entryCache, inodeCache, inodeCeiling, xattrHolders, shared);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         }

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /** {@link Store} on one SQLite connection, with its prepared statements cached. */
@@ -27,6 +28,7 @@ final class SqliteStore implements Store {
     private final EntryCache entryCache;
     private final CommittedCache<Long, InodeRow> inodeCache;
     private final InodeCeiling inodeCeiling;
+    private final XattrHolders xattrHolders;
     /** True for the shared writer and readers, which see the committed state and use the caches; false for a transaction's own. */
     private final boolean sharesCaches;
     /** The entry cache's epoch when this connection's transaction began; -1 outside one, when nothing is kept. */
@@ -95,9 +97,10 @@ final class SqliteStore implements Store {
     private boolean inStep;
 
     SqliteStore(Connection connection, EntryCache entryCache, CommittedCache<Long, InodeRow> inodeCache,
-            InodeCeiling inodeCeiling, boolean sharesCaches) {
+            InodeCeiling inodeCeiling, XattrHolders xattrHolders, boolean sharesCaches) {
         this.connection = connection;
         this.inodeCeiling = inodeCeiling;
+        this.xattrHolders = xattrHolders;
         this.entryCache = entryCache;
         this.inodeCache = inodeCache;
         this.sharesCaches = sharesCaches;
@@ -521,7 +524,10 @@ final class SqliteStore implements Store {
                 blocks.setLong(2, blockRangeEnd(r.ino, 1L << 32));
                 blocks.executeUpdate();
             }
-            // most inodes have no attributes: a plain query finds that out, where a DELETE ... RETURNING
+            if (!xattrHolders.mayHold(r.ino, this::inodesWithXattrs)) {
+                return deleteInodeRow(r.ino, 0);
+            }
+            // a plain query finds out what its attributes hold, where a DELETE ... RETURNING
             // builds a table for its results each time, the dearest statement of an unlink
             PreparedStatement sum = sql("SELECT sum(length(CAST(name AS BLOB)) + length(value)) FROM xattr WHERE ino = ?");
             sum.setLong(1, r.ino);
@@ -536,14 +542,29 @@ final class SqliteStore implements Store {
                 x.setLong(1, r.ino);
                 x.executeUpdate();
             }
-            PreparedStatement i = sql("DELETE FROM inode WHERE ino = ?");
-            i.setLong(1, r.ino);
-            addInodes(-i.executeUpdate());
-            return xattrBytes;
+            return deleteInodeRow(r.ino, xattrBytes);
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
             settleIfAutocommitted();
+        }
+    }
+
+    private long deleteInodeRow(long ino, long xattrBytes) throws SQLException {
+        PreparedStatement i = sql("DELETE FROM inode WHERE ino = ?");
+        i.setLong(1, ino);
+        addInodes(-i.executeUpdate());
+        return xattrBytes;
+    }
+
+    /** Passes each inode that holds an attribute in the database, as this connection sees it. */
+    private void inodesWithXattrs(Consumer<Long> sink) {
+        try (ResultSet rs = sql("SELECT DISTINCT ino FROM xattr").executeQuery()) {
+            while (rs.next()) {
+                sink.accept(rs.getLong(1));
+            }
+        } catch (SQLException e) {
+            throw StoreException.wrap(e);
         }
     }
 
@@ -1151,6 +1172,7 @@ final class SqliteStore implements Store {
 
     @Override
     public void putXattr(long ino, String name, byte[] value) {
+        xattrHolders.add(ino);
         try {
             PreparedStatement ps = sql("INSERT OR REPLACE INTO xattr (ino, name, value) VALUES (?, ?, ?)");
             ps.setLong(1, ino);
