@@ -47,6 +47,8 @@ public class FsBenchmark {
     private long largeOffset;
     private long createCount;
     private String createDir;
+    /** A directory 20 levels down, as mkdir -p of a deep tree makes them. */
+    private String deepDir;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -61,6 +63,12 @@ public class FsBenchmark {
         for (int i = 0; i < 1000; i++) {
             fs.release(ROOT, fs.create(ROOT, "/a/b/c/d/f" + i, 0644, O_RDWR));
         }
+        StringBuilder deep = new StringBuilder();
+        for (int i = 0; i < 20; i++) {
+            deep.append("/level").append(i);
+            fs.mkdir(ROOT, deep.toString(), 0755);
+        }
+        deepDir = deep.toString();
         ThreadLocalRandom.current().nextBytes(large);
         ThreadLocalRandom.current().nextBytes(small);
         dataFh = fs.create(ROOT, "/data", 0644, O_RDWR);
@@ -91,6 +99,28 @@ public class FsBenchmark {
     @Benchmark
     public Object getattr() {
         return fs.getattr(ROOT, "/data");
+    }
+
+    /** stat of a directory 20 levels deep. */
+    @Benchmark
+    public Object getattrTwentyDeep() {
+        return fs.getattr(ROOT, deepDir);
+    }
+
+    /** stat of a name that is not there, 20 levels deep: the lookup before each mkdir of mkdir -p. */
+    @Benchmark
+    public Object getattrMissingTwentyDeep() {
+        try {
+            return fs.getattr(ROOT, deepDir + "/missing");
+        } catch (io.sqliteos.fs.FsException expected) {
+            return expected;
+        }
+    }
+
+    /** opendir + closedir of a directory 20 levels deep: what mkdir -p does at each level to enter it. */
+    @Benchmark
+    public void opendirTwentyDeep() {
+        fs.releasedir(ROOT, fs.opendir(ROOT, deepDir));
     }
 
     /** create + release of a new empty file, as open(O_CREAT) + close do. */
