@@ -457,7 +457,7 @@ final class SqliteStore implements Store {
         touchInode(r.ino, r);
         if (sharesCaches && inStep) {
             noteUnwrittenChange(r.ino);
-            unwrittenInodes.put(r.ino, r.copy());
+            unwrittenInodes.put(r.ino, touchedInodes.get(r.ino)); // the copy touchInode kept; neither map changes a row
             return;
         }
         writeInode(r);
