@@ -525,7 +525,8 @@ final class SqliteStore implements Store {
                 blocks.executeUpdate();
             }
             if (!xattrHolders.mayHold(r.ino, this::inodesWithXattrs)) {
-                return deleteInodeRow(r.ino, 0);
+                deleteInodeRow(r.ino);
+                return 0;
             }
             // a plain query finds out what its attributes hold, where a DELETE ... RETURNING
             // builds a table for its results each time, the dearest statement of an unlink
@@ -542,7 +543,8 @@ final class SqliteStore implements Store {
                 x.setLong(1, r.ino);
                 x.executeUpdate();
             }
-            return deleteInodeRow(r.ino, xattrBytes);
+            deleteInodeRow(r.ino);
+            return xattrBytes;
         } catch (SQLException e) {
             throw StoreException.wrap(e);
         } finally {
@@ -550,11 +552,10 @@ final class SqliteStore implements Store {
         }
     }
 
-    private long deleteInodeRow(long ino, long xattrBytes) throws SQLException {
+    private void deleteInodeRow(long ino) throws SQLException {
         PreparedStatement i = sql("DELETE FROM inode WHERE ino = ?");
         i.setLong(1, ino);
         addInodes(-i.executeUpdate());
-        return xattrBytes;
     }
 
     /** Passes each inode that holds an attribute in the database, as this connection sees it. */
