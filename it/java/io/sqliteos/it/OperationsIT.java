@@ -93,6 +93,44 @@ class OperationsIT {
         assertThat((int) stat(dir).get("mode") & 0170000).isEqualTo(0040000);
     }
 
+    /**
+     * The first stat of a node just made comes from the reply to the request
+     * that made it (the kernel caches those attributes); once the kernel has
+     * dropped them, a stat asks the daemon afresh. Both must say the same.
+     */
+    @Test
+    void aNodeJustMadeReportsWhatALaterLookupReports() throws Exception {
+        String script = "import os, socket, sys\n"
+                + "os.chdir(sys.argv[1]); os.umask(0o027)\n"
+                + "def show(n):\n"
+                + "    st = os.stat(n, follow_symlinks=False)\n"
+                + "    print(n, st.st_ino, oct(st.st_mode), st.st_nlink, st.st_uid, st.st_gid, st.st_size,"
+                + " st.st_blocks, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)\n"
+                + "makers = {'sub': lambda n: os.mkdir(n),\n"
+                + "    'excl': lambda n: os.close(os.open(n, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o664)),\n"
+                + "    'fifo': lambda n: os.mkfifo(n),\n"
+                + "    'link': lambda n: os.symlink('excl', n),\n"
+                + "    'sock': lambda n: socket.socket(socket.AF_UNIX).bind(n),\n"
+                + "    'setgid/sub': lambda n: os.mkdir(n),\n"
+                + "    'setgid/excl': lambda n: os.close(os.open(n, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666))}\n"
+                + "if sys.argv[2] == 'make':\n"
+                + "    os.mkdir('setgid'); os.chmod('setgid', 0o2770); os.chown('setgid', -1, 7)\n"
+                + "for n, make in makers.items():\n"
+                + "    if sys.argv[2] == 'make':\n"
+                + "        make(n)\n"
+                + "    show(n)\n";
+        Files.writeString(p("show.py"), script);
+        String d = dir.getFileName().toString();
+        String fromReplies = fs.sh("python3 " + d + "/show.py " + d + " make").ok().stdout();
+        String afresh = fs.sh("echo 2 > /proc/sys/vm/drop_caches && python3 " + d + "/show.py " + d + " show")
+                .ok().stdout();
+        assertThat(fromReplies).isEqualTo(afresh);
+        assertThat(fromReplies.lines().map(l -> l.split(" ")))
+                .extracting(f -> f[0] + " " + f[2] + " " + f[3] + " " + f[5])
+                .containsExactly("sub 0o40750 2 0", "excl 0o100640 1 0", "fifo 0o10640 1 0", "link 0o120777 1 0",
+                        "sock 0o140750 1 0", "setgid/sub 0o42750 2 7", "setgid/excl 0o100640 1 7");
+    }
+
     @Test
     void getattrErrors() throws Exception {
         close(create(p("file"), 0644));

@@ -433,8 +433,9 @@ public final class FileSystem {
 
     // --- directories ---------------------------------------------------------------------------
 
-    public void mkdir(Caller c, String path, int mode) {
-        router.write(c, s -> {
+    /** Makes a directory; returns its attributes as made. */
+    public FileAttributes mkdir(Caller c, String path, int mode) {
+        return router.write(c, s -> {
             Parent p = parentOf(s, path);
             requireAbsent(s, p, path);
             chargeInode(s);
@@ -447,7 +448,7 @@ public final class FileSystem {
             parent.mtimeNs = now;
             parent.ctimeNs = now;
             s.updateInode(parent);
-            return null;
+            return FileAttributes.of(dir);
         });
     }
 
@@ -604,8 +605,8 @@ public final class FileSystem {
         return node;
     }
 
-    /** Makes a regular file, FIFO, socket or device node. */
-    public void mknod(Caller c, String path, int mode, long rdev) {
+    /** Makes a regular file, FIFO, socket or device node; returns its attributes as made. */
+    public FileAttributes mknod(Caller c, String path, int mode, long rdev) {
         int type = Mode.type(mode);
         if (type == 0) {
             type = Mode.S_IFREG;
@@ -615,10 +616,11 @@ public final class FileSystem {
         }
         int finalMode = type | (mode & Mode.PERMISSIONS);
         boolean device = type == Mode.S_IFCHR || type == Mode.S_IFBLK;
-        router.write(c, s -> createNode(s, c, path, finalMode, device ? rdev : 0, null));
+        return router.write(c, s -> FileAttributes.of(createNode(s, c, path, finalMode, device ? rdev : 0, null)));
     }
 
-    public void symlink(Caller c, String target, String linkPath) {
+    /** Makes a symbolic link; returns its attributes as made. */
+    public FileAttributes symlink(Caller c, String target, String linkPath) {
         byte[] bytes = target.getBytes(StandardCharsets.UTF_8);
         if (bytes.length == 0) {
             throw new FsException(Errno.ENOENT, "empty symlink target");
@@ -626,7 +628,7 @@ public final class FileSystem {
         if (bytes.length >= PATH_MAX) {
             throw new FsException(Errno.ENAMETOOLONG, "symlink target longer than " + (PATH_MAX - 1));
         }
-        router.write(c, s -> createNode(s, c, linkPath, Mode.S_IFLNK | 0777, 0, bytes));
+        return router.write(c, s -> FileAttributes.of(createNode(s, c, linkPath, Mode.S_IFLNK | 0777, 0, bytes)));
     }
 
     public byte[] readlink(Caller c, String path) {
@@ -766,9 +768,17 @@ public final class FileSystem {
 
     // --- open files -----------------------------------------------------------------------------------
 
+    /** A file that a create made or opened: its handle, and its attributes as of then. */
+    public record Created(long fh, FileAttributes attributes) {}
+
     /** Creates (or, without O_EXCL, opens) a regular file and returns its handle. */
     public long create(Caller c, String path, int mode, int flags) {
-        long ino = router.write(c, s -> {
+        return createFile(c, path, mode, flags).fh();
+    }
+
+    /** Creates (or, without O_EXCL, opens) a regular file; returns its handle and attributes. */
+    public Created createFile(Caller c, String path, int mode, int flags) {
+        FileAttributes attributes = router.write(c, s -> {
             Parent p = parentOf(s, path);
             long existingIno = s.lookup(p.dir(), p.name());
             if (existingIno != 0) {
@@ -782,11 +792,11 @@ public final class FileSystem {
                 if ((flags & OpenFiles.O_TRUNC) != 0 && Mode.isRegular(r.mode)) {
                     truncateInode(s, r, 0);
                 }
-                return existingIno;
+                return FileAttributes.of(r);
             }
-            return createNode(s, c, path, Mode.S_IFREG | (mode & Mode.PERMISSIONS), 0, null).ino;
+            return FileAttributes.of(createNode(s, c, path, Mode.S_IFREG | (mode & Mode.PERMISSIONS), 0, null));
         });
-        return openFiles.open(ino, flags).fh();
+        return new Created(openFiles.open(attributes.ino(), flags).fh(), attributes);
     }
 
     public long open(Caller c, String path, int flags) {

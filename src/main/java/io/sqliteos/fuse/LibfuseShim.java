@@ -33,7 +33,10 @@ import org.slf4j.LoggerFactory;
  * #storeReadPages}, page_store.c), and drop the pages of every open file
  * after a rollback ({@link #dropPagesOfOpenFiles}, undone_pages.c); it
  * hands libfuse many directory
- * entries in one call ({@link #fillDir}, dir_fill.c); and it rehearses
+ * entries in one call ({@link #fillDir}, dir_fill.c); it takes the attributes
+ * of a node a request has just made for that request's reply, instead of
+ * asking the daemon for them again ({@link #madeAttributes}, made_attrs.c);
+ * and it rehearses
  * requests for the JIT warm-up ({@link RequestRehearsal}, rehearsal.c).
  */
 final class LibfuseShim {
@@ -53,6 +56,7 @@ final class LibfuseShim {
     private static final String STORE_PAGES_SYMBOL = "sqliteos_store_opened_pages";
     private static final String STORE_READ_PAGES_SYMBOL = "sqliteos_store_read_pages";
     private static final String DROP_PAGES_SYMBOL = "sqliteos_drop_pages_of_open_files";
+    private static final String MADE_ATTRIBUTES_SYMBOL = "sqliteos_made_attributes";
     private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
@@ -63,6 +67,7 @@ final class LibfuseShim {
     private static final CallContext INT_OF_POINTER = new CallContext(Type.SINT32, Type.POINTER);
     private static final CallContext VOID_OF_POINTER = new CallContext(Type.VOID, Type.POINTER);
     private static final CallContext INT_OF_NOTHING = new CallContext(Type.SINT32);
+    private static final CallContext POINTER_OF_NOTHING = new CallContext(Type.POINTER);
     private static final CallContext INT_OF_POINTER_AND_UINT = new CallContext(Type.SINT32, Type.POINTER, Type.UINT32);
     private static final CallContext INT_OF_POINTER_LONG_AND_UINT =
             new CallContext(Type.SINT32, Type.POINTER, Type.UINT64, Type.UINT32);
@@ -79,6 +84,7 @@ final class LibfuseShim {
     private static volatile long priorityBoostAllow; // the same
     private static volatile long storePages, storeReadPages; // the same
     private static volatile long dropPages; // the same
+    private static volatile long madeAttributes; // the same
 
     private LibfuseShim() {}
 
@@ -245,6 +251,15 @@ final class LibfuseShim {
         }
     }
 
+    /**
+     * The calling thread's slot for the attributes of the node its request has
+     * just made (made_attrs.c), or 0 without the library.
+     */
+    static long madeAttributes() {
+        long fn = madeAttributes;
+        return fn == 0 ? 0 : Invoker.getInstance().invokeN0(POINTER_OF_NOTHING, fn);
+    }
+
     private static boolean tryLoad() {
         try (InputStream in = LibfuseShim.class.getResourceAsStream(RESOURCE)) {
             if (in == null) {
@@ -275,6 +290,7 @@ final class LibfuseShim {
                 storePages = lib.getSymbolAddress(STORE_PAGES_SYMBOL);
                 storeReadPages = lib.getSymbolAddress(STORE_READ_PAGES_SYMBOL);
                 dropPages = lib.getSymbolAddress(DROP_PAGES_SYMBOL);
+                madeAttributes = lib.getSymbolAddress(MADE_ATTRIBUTES_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

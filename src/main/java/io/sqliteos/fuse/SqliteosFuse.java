@@ -85,6 +85,9 @@ public final class SqliteosFuse extends FuseStubFS {
     private static final long ST_ATIM = ST_BLOCKS + 8;
     private static final long ST_MTIM = ST_ATIM + 16;
     private static final long ST_CTIM = ST_MTIM + 16;
+    /** made_attrs.c's slot: an int32 set once the struct stat 8 bytes in is filled. */
+    private static final long MADE_READY = 0;
+    private static final long MADE_STAT = 8;
 
     private final NameCacheTimeouts nameCache;
     /** Set once, before the mount: the adapter is built while the database opens ({@link FuseMount}). */
@@ -234,19 +237,38 @@ public final class SqliteosFuse extends FuseStubFS {
     }
 
     private static void fill(FileStat st, FileAttributes a) {
-        Pointer m = Struct.getMemory(st);
-        m.putLong(ST_INO, a.ino());
-        m.putInt(ST_MODE, a.mode());
-        m.putLong(ST_NLINK, a.nlink());
-        m.putInt(ST_UID, a.uid());
-        m.putInt(ST_GID, a.gid());
-        m.putLong(ST_RDEV, a.rdev());
-        m.putLong(ST_SIZE, a.size());
-        m.putLong(ST_BLKSIZE, 65536);
-        m.putLong(ST_BLOCKS, a.blocks());
-        putTime(m, ST_ATIM, a.atimeNs());
-        putTime(m, ST_MTIM, a.mtimeNs());
-        putTime(m, ST_CTIM, a.ctimeNs());
+        fill(Struct.getMemory(st), 0, a);
+    }
+
+    /** Writes {@code a} as a struct stat at {@code base} of {@code m}. */
+    private static void fill(Pointer m, long base, FileAttributes a) {
+        m.putLong(base + ST_INO, a.ino());
+        m.putInt(base + ST_MODE, a.mode());
+        m.putLong(base + ST_NLINK, a.nlink());
+        m.putInt(base + ST_UID, a.uid());
+        m.putInt(base + ST_GID, a.gid());
+        m.putLong(base + ST_RDEV, a.rdev());
+        m.putLong(base + ST_SIZE, a.size());
+        m.putLong(base + ST_BLKSIZE, 65536);
+        m.putLong(base + ST_BLOCKS, a.blocks());
+        putTime(m, base + ST_ATIM, a.atimeNs());
+        putTime(m, base + ST_MTIM, a.mtimeNs());
+        putTime(m, base + ST_CTIM, a.ctimeNs());
+    }
+
+    /**
+     * Leaves the attributes of the node this thread's request has just made
+     * for the getattr that libfuse runs next to answer it (made_attrs.c), so
+     * that the request costs one call into the daemon instead of two. Call
+     * only once the request has succeeded.
+     */
+    private static void leaveForReply(FileAttributes a) {
+        long slot = LibfuseShim.madeAttributes();
+        if (slot != 0) {
+            Pointer m = Pointer.wrap(Runtime.getSystemRuntime(), slot);
+            fill(m, MADE_STAT, a);
+            m.putInt(MADE_READY, 1);
+        }
     }
 
     /** A struct timespec: seconds, then nanoseconds, both 64 bits. */
@@ -298,7 +320,7 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int mknod(String path, @mode_t long mode, @dev_t long rdev) {
         return run("mknod", path, () -> {
-            fs.mknod(caller(), path, (int) mode, rdev);
+            leaveForReply(fs.mknod(caller(), path, (int) mode, rdev));
             return 0;
         });
     }
@@ -306,7 +328,7 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int mkdir(String path, @mode_t long mode) {
         return run("mkdir", path, () -> {
-            fs.mkdir(caller(), path, (int) mode);
+            leaveForReply(fs.mkdir(caller(), path, (int) mode));
             return 0;
         });
     }
@@ -330,7 +352,7 @@ public final class SqliteosFuse extends FuseStubFS {
     @Override
     public int symlink(String target, String linkPath) {
         return run("symlink", linkPath, () -> {
-            fs.symlink(caller(), target, linkPath);
+            leaveForReply(fs.symlink(caller(), target, linkPath));
             return 0;
         });
     }
@@ -401,8 +423,10 @@ public final class SqliteosFuse extends FuseStubFS {
     public int create(String path, @mode_t long mode, FuseFileInfo fi) {
         return run("create", path, () -> {
             Caller c = caller();
-            fi.fh.set(fs.create(c, path, (int) mode, fi.flags.get()));
+            FileSystem.Created created = fs.createFile(c, path, (int) mode, fi.flags.get());
+            fi.fh.set(created.fh());
             applyCachePolicy(c, fi);
+            leaveForReply(created.attributes());
             return 0;
         });
     }
