@@ -58,7 +58,7 @@ static int made_with(int res) {
 
 /* Takes the attributes left for path, if any: 1 when buf now holds them. */
 static int take(const char *path, struct stat *buf) {
-    int mine = made.ready && made.path == path;
+    int mine = made.ready && path != NULL && made.path == path; /* a handle's getattr may come without a path */
     made.ready = 0;
     made.path = NULL;
     if (mine) {
