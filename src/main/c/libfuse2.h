@@ -79,8 +79,11 @@ enum {
     FUSE_LOOKUP = 1, FUSE_FORGET = 2, FUSE_GETATTR = 3, FUSE_SETATTR = 4, FUSE_MKNOD = 8, FUSE_MKDIR = 9,
     FUSE_UNLINK = 10, FUSE_RMDIR = 11, FUSE_RENAME = 12, FUSE_OPEN = 14, FUSE_READ = 15, FUSE_WRITE = 16,
     FUSE_RELEASE = 18, FUSE_GETXATTR = 22, FUSE_INIT = 26, FUSE_OPENDIR = 27, FUSE_READDIR = 28,
-    FUSE_RELEASEDIR = 29, FUSE_CREATE = 35, FUSE_BATCH_FORGET = 42, FUSE_READDIRPLUS = 44
+    FUSE_RELEASEDIR = 29, FUSE_FSYNCDIR = 30, FUSE_CREATE = 35, FUSE_IOCTL = 39, FUSE_BATCH_FORGET = 42,
+    FUSE_READDIRPLUS = 44
 };
+/* IOCTL's flags: the request is on a directory. */
+#define FUSE_IOCTL_DIR (1u << 4)
 /* A reply's header, and the entry of a lookup's reply (protocol 7.9 on): a creation's handle follows it. */
 enum { OUT_HEADER = 16, ENTRY_OUT = 128 };
 
@@ -134,6 +137,27 @@ typedef void (*session_process_buf_fn)(struct fuse_session *, const struct fuse_
 typedef int (*session_exited_fn)(struct fuse_session *);
 typedef void (*session_void_fn)(struct fuse_session *);
 typedef int (*session_loop_fn)(struct fuse_session *);
+
+/* readdir_plus.c: requests made up here for the request a worker serves, each reply kept in a capture. */
+struct capture {
+    unsigned char *buf;
+    size_t capacity;
+    size_t length;
+};
+int sqliteos_internal_ready(int fd, size_t bufsize);
+int sqliteos_internal(struct fuse_session *se, session_process_buf_fn process, const struct fuse_in_header *h,
+                      const void *body, size_t body_size, struct capture *c);
+int sqliteos_internal_buf(struct fuse_session *se, session_process_buf_fn process, const struct fuse_buf *buf,
+                          struct capture *c);
+void sqliteos_reply_error(struct fuse_chan *ch, uint64_t unique, int error);
+/* unopened_dirs.c: whether directories go unopened; the listing of one, as a READDIR's reply. */
+int sqliteos_dirs_unopened(void);
+int sqliteos_list_unopened(struct fuse_session *se, session_process_buf_fn process, const struct fuse_in_header *h,
+                           const struct io_in *in, struct capture *c);
+/* At INIT: whether the kernel will list directories it did not open; then, whether a request was one about them. */
+int sqliteos_dirs_unopened_offered(uint32_t kernel_flags, int fd, size_t bufsize);
+int sqliteos_serve_unopened(struct fuse_session *se, const struct fuse_buf *buf, struct fuse_chan *ch,
+                            session_process_buf_fn process);
 
 /* The start of the kernel's INIT request, as every protocol version since 7.6 has it. */
 struct fuse_init_in {

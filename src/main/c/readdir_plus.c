@@ -99,13 +99,6 @@ void sqliteos_noting_lookup(const struct fuse_buf *buf) {
 #define PLUS_NAME_OFFSET (ENTRY_OUT + sizeof(struct dirent_head))
 #define ALIGNED8(n) (((n) + 7) & ~(size_t) 7)
 
-/* A reply kept for the request that is running on this thread. */
-struct capture {
-    unsigned char *buf;
-    size_t capacity;
-    size_t length;
-};
-
 static __thread struct capture *capturing;
 static struct fuse_chan *keeping_chan;
 static void *chan_new_sym, *chan_send_sym;
@@ -139,6 +132,11 @@ uint32_t sqliteos_readdirplus_flags(uint32_t kernel_flags, int fd, size_t bufsiz
     if ((kernel_flags & wanted) != wanted) {
         return 0;
     }
+    return sqliteos_internal_ready(fd, bufsize) ? wanted : 0;
+}
+
+/* Makes the channel that keeps the replies of requests made up here; whether it is there. */
+int sqliteos_internal_ready(int fd, size_t bufsize) {
     chan_new_fn chan_new = (chan_new_fn) libfuse_versioned(&chan_new_sym, "fuse_chan_new", "FUSE_2.6");
     if (chan_new == NULL || libfuse_symbol(&chan_send_sym, "fuse_chan_send") == NULL) {
         return 0;
@@ -147,7 +145,7 @@ uint32_t sqliteos_readdirplus_flags(uint32_t kernel_flags, int fd, size_t bufsiz
         struct fuse_chan_ops ops = { receive_nothing, keep, NULL };
         keeping_chan = chan_new(&ops, fd, bufsize, NULL); /* kept for the mount's life */
     }
-    return keeping_chan != NULL ? wanted : 0;
+    return keeping_chan != NULL;
 }
 
 int sqliteos_is_readdirplus(const struct fuse_buf *buf) {
@@ -156,8 +154,8 @@ int sqliteos_is_readdirplus(const struct fuse_buf *buf) {
 }
 
 /* Processes a request of the caller's made up here; its reply lands in c. Returns its error, or -EIO. */
-static int internal(struct fuse_session *se, session_process_buf_fn process, const struct fuse_in_header *h,
-                    const void *body, size_t body_size, struct capture *c) {
+int sqliteos_internal(struct fuse_session *se, session_process_buf_fn process, const struct fuse_in_header *h,
+                      const void *body, size_t body_size, struct capture *c) {
     unsigned char request[sizeof *h + sizeof(struct io_in) + 256 + 1];
     if (body_size > sizeof request - sizeof *h) {
         return -EIO;
@@ -166,9 +164,15 @@ static int internal(struct fuse_session *se, session_process_buf_fn process, con
     memcpy(request + sizeof *h, body, body_size);
     ((struct fuse_in_header *) request)->len = (uint32_t) (sizeof *h + body_size);
     struct fuse_buf buf = { .size = sizeof *h + body_size, .mem = request };
+    return sqliteos_internal_buf(se, process, &buf, c);
+}
+
+/* Processes a whole request made up here, header and body in buf; as sqliteos_internal. */
+int sqliteos_internal_buf(struct fuse_session *se, session_process_buf_fn process, const struct fuse_buf *buf,
+                          struct capture *c) {
     c->length = 0;
     capturing = c;
-    process(se, &buf, keeping_chan);
+    process(se, buf, keeping_chan);
     capturing = NULL;
     if (c->length < OUT_HEADER) {
         return -EIO;
@@ -204,7 +208,7 @@ static void forget_all(struct fuse_session *se, session_process_buf_fn process, 
     free(request);
 }
 
-static void reply_error(struct fuse_chan *ch, uint64_t unique, int error) {
+void sqliteos_reply_error(struct fuse_chan *ch, uint64_t unique, int error) {
     chan_send_fn send = (chan_send_fn) libfuse_symbol(&chan_send_sym, "fuse_chan_send");
     struct fuse_out_header out = { sizeof out, error, unique };
     struct iovec iov = { &out, sizeof out };
@@ -227,14 +231,16 @@ void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *
         free(listing);
         free(plus);
         free(looked_up);
-        reply_error(ch, h.unique, -ENOMEM);
+        sqliteos_reply_error(ch, h.unique, -ENOMEM);
         return;
     }
 
     struct fuse_in_header ask = h;
     ask.opcode = FUSE_READDIR;
     struct capture list_reply = { listing, OUT_HEADER + size, 0 };
-    int err = internal(se, process, &ask, &in, sizeof in, &list_reply);
+    int err = in.fh == 0 && sqliteos_dirs_unopened()
+            ? sqliteos_list_unopened(se, process, &ask, &in, &list_reply)
+            : sqliteos_internal(se, process, &ask, &in, sizeof in, &list_reply);
 
     size_t used = OUT_HEADER;
     uint32_t count = 0;
@@ -262,7 +268,7 @@ void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *
                 lookup[d.namelen] = '\0';
                 struct capture entry_reply = { entry, sizeof entry, 0 };
                 /* a name that is gone, or fails, goes without: node 0 tells the kernel to look it up itself */
-                if (internal(se, process, &ask, lookup, d.namelen + 1, &entry_reply) == 0
+                if (sqliteos_internal(se, process, &ask, lookup, d.namelen + 1, &entry_reply) == 0
                         && entry_reply.length == sizeof entry) {
                     memcpy(out, entry + OUT_HEADER, ENTRY_OUT);
                     memcpy(&looked_up[count], out, sizeof looked_up[count]);
@@ -278,7 +284,7 @@ void sqliteos_serve_readdirplus(struct fuse_session *se, const struct fuse_buf *
     }
 
     if (err != 0) {
-        reply_error(ch, h.unique, err);
+        sqliteos_reply_error(ch, h.unique, err);
     } else {
         chan_send_fn send = (chan_send_fn) libfuse_symbol(&chan_send_sym, "fuse_chan_send");
         struct fuse_out_header out = { (uint32_t) used, 0, h.unique };

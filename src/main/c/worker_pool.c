@@ -316,6 +316,7 @@ static void serve_init(struct pool *p, struct fuse_buf *buf, struct fuse_chan *c
         struct fuse_chan_ops ops = { receive_nothing, send_large_init, NULL };
         kernel_init_flags = in->flags;
         readdirplus_flags = sqliteos_readdirplus_flags(in->flags, p->fd, p->bufsize);
+        sqliteos_dirs_unopened_offered(in->flags, p->fd, p->bufsize);
         /* flags2 follows flags in the INIT of 7.36 and later */
         uint32_t flags2 = 0;
         if (buf->size >= sizeof(struct fuse_in_header) + sizeof *in + sizeof flags2) {
@@ -341,6 +342,8 @@ static void serve_request(struct fuse_session *se, const struct fuse_buf *buf, s
     sqliteos_request_starting(buf);
     if (readdirplus_flags != 0 && sqliteos_is_readdirplus(buf)) {
         sqliteos_serve_readdirplus(se, buf, ch, process_buf);
+    } else if (sqliteos_serve_unopened(se, buf, ch, process_buf)) {
+        /* served: a directory the kernel did not open (unopened_dirs.c) */
     } else {
         if (readdirplus_flags != 0) {
             sqliteos_noting_lookup(buf);

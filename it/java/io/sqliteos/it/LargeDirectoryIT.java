@@ -160,6 +160,40 @@ class LargeDirectoryIT {
     }
 
     /**
+     * The kernel names the place a listing stopped only by an offset, and the
+     * daemon follows a limited number of unfinished listings (1,024): one
+     * left standing while more than that many others start and stop halfway
+     * goes on where it stopped, every name once.
+     */
+    @Test
+    void aListingTakenUpAfterAThousandOthersStillListsEveryNameOnce() throws Exception {
+        Path dir = fs.path("standing");
+        Files.createDirectory(dir);
+        int count = 3_000;
+        makeEntries(dir, count);
+        Path others = fs.path("others");
+        Files.createDirectory(others);
+        for (int i = 0; i < 1_100; i++) {
+            assertThat(Sys.mkdir(others.resolve("d" + i), 0755)).isZero();
+        }
+        try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
+            Set<String> seen = new HashSet<>();
+            for (int i = 0; i < 100; i++) {
+                assertThat(seen.add(d.next())).isTrue();
+            }
+            for (int i = 0; i < 1_100; i++) {
+                try (Sys.OpenDirectory other = new Sys.OpenDirectory(others.resolve("d" + i))) {
+                    assertThat(other.next()).isNotNull(); // and closed before its end
+                }
+            }
+            for (String n = d.next(); n != null; n = d.next()) {
+                assertThat(seen.add(n)).as("listed twice: %s", n).isTrue();
+            }
+            assertThat(seen).hasSize(count + 2).contains(".", "..", name(0), name(count - 1));
+        }
+    }
+
+    /**
      * Entries that stay in a directory throughout a listing are listed exactly
      * once, however the directory changes between the listing's replies.
      */

@@ -10,7 +10,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -306,6 +311,58 @@ class TransactionsIT {
         assertThat(control("rollback")).isZero();
         assertThat(fs.sh("stat -c '%a %s %h' work/f work/d").ok().stdout()).isEqualTo(committed);
         assertThat(Files.exists(fs.path("work/f2"))).isFalse();
+    }
+
+    @Test
+    void listingsTheKernelKeepsNeverShowAnotherProcessUncommittedNames() throws Exception {
+        write("work/old", "old\n");
+        awaitCachingResumed();
+        // another thread (an outsider to this thread's transactions) lists the directory through a
+        // descriptor it keeps open: starting over on it looks up no path, so nothing has the kernel ask
+        // the daemon about the directory before it answers from a listing it kept
+        ExecutorService outsider = Executors.newSingleThreadExecutor();
+        try (Sys.OpenDirectory held = outsider.submit(() -> new Sys.OpenDirectory(fs.path("work"))).get()) {
+            assertThat(outsider.submit(() -> namesFrom(held)).get()).containsExactly("old");
+            assertThat(control("begin")).isZero();
+            write("work/new", "new\n");
+            // the owner lists it to the end, twice: the kernel may keep such a listing between the two
+            assertThat(ownerNames("work")).containsExactly("new", "old");
+            assertThat(ownerNames("work")).containsExactly("new", "old");
+            assertThat(outsider.submit(() -> namesFrom(held)).get()).containsExactly("old");
+            assertThat(control("rollback")).isZero();
+            assertThat(outsider.submit(() -> namesFrom(held)).get()).containsExactly("old");
+            assertThat(ownerNames("work")).containsExactly("old");
+
+            // and a listing an outsider made inside a transaction is not kept past its commit
+            awaitCachingResumed();
+            assertThat(control("begin")).isZero();
+            write("work/committed", "c\n");
+            assertThat(outsider.submit(() -> namesFrom(held)).get()).containsExactly("old");
+            assertThat(control("commit")).isZero();
+            assertThat(outsider.submit(() -> namesFrom(held)).get()).containsExactly("committed", "old");
+        } finally {
+            outsider.shutdownNow();
+        }
+    }
+
+    /** The names in an open directory from its start, without . and .., sorted. */
+    private static List<String> namesFrom(Sys.OpenDirectory dir) {
+        dir.rewind();
+        List<String> names = new ArrayList<>();
+        for (String name = dir.next(); name != null; name = dir.next()) {
+            if (!name.equals(".") && !name.equals("..")) {
+                names.add(name);
+            }
+        }
+        Collections.sort(names);
+        return names;
+    }
+
+    /** The names in a directory as this thread (the owner) lists it. */
+    private static List<String> ownerNames(String relative) {
+        try (Sys.OpenDirectory dir = new Sys.OpenDirectory(fs.path(relative))) {
+            return namesFrom(dir);
+        }
     }
 
     /**

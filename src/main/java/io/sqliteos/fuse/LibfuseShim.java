@@ -36,7 +36,9 @@ import org.slf4j.LoggerFactory;
  * entries in one call ({@link #fillDir}, dir_fill.c); it takes the attributes
  * of a node a request has just made for that request's reply, instead of
  * asking the daemon for them again ({@link #madeAttributes}, made_attrs.c);
- * and it rehearses
+ * it lists directories the kernel has not opened, and lets the kernel keep
+ * those listings only while no transaction is open ({@link
+ * #listingsCacheable}, unopened_dirs.c); and it rehearses
  * requests for the JIT warm-up ({@link RequestRehearsal}, rehearsal.c).
  */
 final class LibfuseShim {
@@ -57,6 +59,7 @@ final class LibfuseShim {
     private static final String STORE_READ_PAGES_SYMBOL = "sqliteos_store_read_pages";
     private static final String DROP_PAGES_SYMBOL = "sqliteos_drop_pages_of_open_files";
     private static final String MADE_ATTRIBUTES_SYMBOL = "sqliteos_made_attributes";
+    private static final String LISTINGS_CACHEABLE_SYMBOL = "sqliteos_listings_cacheable";
     private static final CallContext VOID_OF_INT = new CallContext(Type.VOID, Type.SINT32);
     private static final CallContext LONG_OF_POINTER = new CallContext(Type.SINT64, Type.POINTER);
     private static final CallContext LONG_OF_SIZE = new CallContext(Type.SINT64, Type.UINT64);
@@ -85,6 +88,7 @@ final class LibfuseShim {
     private static volatile long storePages, storeReadPages; // the same
     private static volatile long dropPages; // the same
     private static volatile long madeAttributes; // the same
+    private static volatile long listingsCacheable; // the same
 
     private LibfuseShim() {}
 
@@ -194,6 +198,18 @@ final class LibfuseShim {
         }
     }
 
+    /**
+     * Lets the kernel keep the directory listings it reads from now on, or
+     * not (unopened_dirs.c): as it may cache names, so only while no
+     * transaction is open.
+     */
+    static void listingsCacheable(boolean yes) {
+        long fn = listingsCacheable;
+        if (fn != 0) {
+            Invoker.getInstance().invokeN1(VOID_OF_INT, fn, yes ? 1 : 0);
+        }
+    }
+
     /** Whether requests come through io_uring rather than /dev/fuse. */
     static boolean servesThroughIoUring() {
         long fn = uringActive;
@@ -291,6 +307,7 @@ final class LibfuseShim {
                 storeReadPages = lib.getSymbolAddress(STORE_READ_PAGES_SYMBOL);
                 dropPages = lib.getSymbolAddress(DROP_PAGES_SYMBOL);
                 madeAttributes = lib.getSymbolAddress(MADE_ATTRIBUTES_SYMBOL);
+                listingsCacheable = lib.getSymbolAddress(LISTINGS_CACHEABLE_SYMBOL);
                 return true;
             } finally {
                 Files.deleteIfExists(file); // the loaded mapping outlives the name

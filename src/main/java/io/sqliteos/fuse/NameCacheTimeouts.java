@@ -165,6 +165,7 @@ final class NameCacheTimeouts implements CacheFence {
         }
         boolean wasCaching = caching;
         caching = value > 0;
+        LibfuseShim.listingsCacheable(caching); // listings the kernel keeps follow the same rule
         if (wasCaching && !caching) {
             zeroSinceNanos = System.nanoTime();
         }
