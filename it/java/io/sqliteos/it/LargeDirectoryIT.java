@@ -126,10 +126,8 @@ class LargeDirectoryIT {
      */
     @Test
     void telldirPositionsResumeTheListingEvenAfterItsEnd() throws Exception {
-        Path dir = fs.path("positions");
-        Files.createDirectory(dir);
         int count = 5_000;
-        makeEntries(dir, count);
+        Path dir = directoryWith("positions", count);
         try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
             List<Long> positions = new ArrayList<>();
             List<String> names = new ArrayList<>();
@@ -167,10 +165,8 @@ class LargeDirectoryIT {
      */
     @Test
     void aListingTakenUpAfterAThousandOthersStillListsEveryNameOnce() throws Exception {
-        Path dir = fs.path("standing");
-        Files.createDirectory(dir);
         int count = 3_000;
-        makeEntries(dir, count);
+        Path dir = directoryWith("standing", count);
         Path others = fs.path("others");
         Files.createDirectory(others);
         for (int i = 0; i < 1_100; i++) {
@@ -199,10 +195,8 @@ class LargeDirectoryIT {
      */
     @Test
     void entriesThatStayAreListedOnceWhileOthersComeAndGo() throws Exception {
-        Path dir = fs.path("changing");
-        Files.createDirectory(dir);
         int count = 6_000;
-        makeEntries(dir, count);
+        Path dir = directoryWith("changing", count);
         Map<String, Integer> seen = new HashMap<>();
         try (Sys.OpenDirectory d = new Sys.OpenDirectory(dir)) {
             int read = 0;
@@ -272,6 +266,14 @@ class LargeDirectoryIT {
     }
 
     /** Makes empty files {@code name(0)} to {@code name(count - 1)} in {@code dir}. */
+    /** A new directory of the mount with {@code count} empty files, named as {@link #name} gives. */
+    private static Path directoryWith(String name, int count) throws Exception {
+        Path dir = fs.path(name);
+        Files.createDirectory(dir);
+        makeEntries(dir, count);
+        return dir;
+    }
+
     private static void makeEntries(Path dir, int count) {
         for (int i = 0; i < count; i++) {
             assertThat(Sys.mknod(dir.resolve(name(i)), Sys.S_IFREG | 0644, 0)).as("mknod %s", name(i)).isZero();
