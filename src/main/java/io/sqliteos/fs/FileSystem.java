@@ -488,7 +488,7 @@ public final class FileSystem {
             }
             return r.ino;
         });
-        return openFiles.open(ino, 0).fh();
+        return openFiles.openDirectory(ino).fh();
     }
 
     public void releasedir(Caller c, long fh) {

@@ -24,6 +24,10 @@ final class OpenFiles {
         boolean readable() {
             return (flags & O_ACCMODE) != O_WRONLY;
         }
+
+        boolean directory() {
+            return (flags & O_DIRECTORY) != 0;
+        }
     }
 
     static final int O_ACCMODE = 03;
@@ -34,6 +38,7 @@ final class OpenFiles {
     static final int O_TRUNC = 01000;
     static final int O_APPEND = 02000;
     static final int O_DIRECT = 040000;
+    static final int O_DIRECTORY = 0200000;
 
     private final AtomicLong nextFh = new AtomicLong(1);
     private final ConcurrentHashMap<Long, Handle> handles = new ConcurrentHashMap<>();
@@ -65,6 +70,18 @@ final class OpenFiles {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Opens a directory. Its handle does not keep the directory alive once
+     * removed: the kernel refuses to list a removed directory by itself, and
+     * it does not tell the daemon when it closes a directory it opened without
+     * asking (unopened_dirs.c), so such a handle may stay open a while.
+     */
+    Handle openDirectory(long ino) {
+        Handle h = new Handle(nextFh.getAndIncrement(), ino, O_RDONLY | O_DIRECTORY);
+        handles.put(h.fh(), h);
+        return h;
     }
 
     /**
@@ -163,7 +180,7 @@ final class OpenFiles {
      * inode lost its last name while open: only then must the caller free it.
      */
     synchronized boolean close(Handle h) {
-        if (handles.remove(h.fh()) == null) {
+        if (handles.remove(h.fh()) == null || h.directory()) {
             return false;
         }
         boolean last = opensPerInode.compute(h.ino(), (k, n) -> n == null || n <= 1 ? null : n - 1) == null;
