@@ -35,6 +35,7 @@ final class DirectoryListing implements Store.EntrySink {
     private boolean complete;
     private RuntimeException failure;
     private volatile boolean abandoned;
+    private volatile long lastServedNanos = System.nanoTime();
 
     @Override
     public void accept(byte[] name, long ino, int type) {
@@ -116,12 +117,28 @@ final class DirectoryListing implements Store.EntrySink {
         return abandoned;
     }
 
+    /** How many entries it holds. */
+    synchronized long size() {
+        return size;
+    }
+
+    /** Whether it is listed whole (or failed): nothing adds to it any more. */
+    synchronized boolean listedWhole() {
+        return complete;
+    }
+
+    /** When a request was last served from it ({@link System#nanoTime}). */
+    long lastServedNanos() {
+        return lastServedNanos;
+    }
+
     /**
      * Passes the entries from {@code position} on to {@code sink} until it
      * takes fewer than offered or the listing ends, waiting for entries still
      * being listed. Nothing passed means the listing ends before {@code position}.
      */
     void serve(long position, ListingSink sink) {
+        lastServedNanos = System.nanoTime();
         boolean passedAny = false;
         while (true) {
             byte[] page;

@@ -1,5 +1,8 @@
 package io.sqliteos.fs;
 
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -23,13 +26,32 @@ final class DirectoryListings {
 
     /** One per processor of this machine is plenty: each lists a whole directory at a time. */
     private static final int LISTERS = 2;
+    /**
+     * Entries the listings of open handles may hold between them (17 bytes and
+     * the name each: 30-40 MiB for names of 12 to 25 bytes)
+     * before those read least recently are let go. Processes close directories
+     * without telling the daemon (unopened_dirs.c), so a listing abandoned
+     * halfway would otherwise stay until its handle is closed for it.
+     */
+    static final long HELD_ENTRIES = 1_000_000;
+    /** A listing read from within this long is never let go. */
+    static final long IN_USE_NANOS = 1_000_000_000L;
 
     private final StoreRouter router;
     private final Map<Long, DirectoryListing> byHandle = new ConcurrentHashMap<>();
     private final ThreadPoolExecutor listers;
 
+    private final long heldEntries;
+    private final long inUseNanos;
+
     DirectoryListings(StoreRouter router) {
+        this(router, HELD_ENTRIES, IN_USE_NANOS);
+    }
+
+    DirectoryListings(StoreRouter router, long heldEntries, long inUseNanos) {
         this.router = router;
+        this.heldEntries = heldEntries;
+        this.inUseNanos = inUseNanos;
         AtomicInteger number = new AtomicInteger();
         this.listers = new ThreadPoolExecutor(LISTERS, LISTERS, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, "sqliteos-lister-" + number.incrementAndGet());
@@ -58,9 +80,40 @@ final class DirectoryListings {
             listers.execute(() -> listRest(listing, dir, after));
         }
         if (fh > 0) {
+            makeRoom();
             DirectoryListing before = byHandle.put(fh, listing);
             if (before != null) {
                 before.abandon();
+            }
+        }
+    }
+
+    /**
+     * Lets go of the listings read least recently, once all of them together
+     * hold more than {@link #HELD_ENTRIES}: only whole ones (nobody waits for
+     * the rest of them) not read within the last second. Its handle, read on,
+     * lists the directory again (see {@link FileSystem#readdir}).
+     */
+    private void makeRoom() {
+        long held = 0;
+        for (DirectoryListing l : byHandle.values()) {
+            held += l.size();
+        }
+        if (held <= heldEntries) {
+            return;
+        }
+        List<Map.Entry<Long, DirectoryListing>> oldestFirst = new ArrayList<>(byHandle.entrySet());
+        oldestFirst.sort(Comparator.comparingLong(e -> e.getValue().lastServedNanos()));
+        long now = System.nanoTime();
+        for (Map.Entry<Long, DirectoryListing> e : oldestFirst) {
+            DirectoryListing l = e.getValue();
+            if (held <= heldEntries / 2 || now - l.lastServedNanos() < inUseNanos) {
+                break;
+            }
+            if (l.listedWhole() && byHandle.remove(e.getKey(), l)) {
+                held -= l.size();
+                log.debug("let go of the listing of handle {} ({} entries): not read for {} ms", e.getKey(), l.size(),
+                        (now - l.lastServedNanos()) / 1_000_000);
             }
         }
     }
