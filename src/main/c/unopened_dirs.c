@@ -185,7 +185,7 @@ static int open_dir(struct fuse_session *se, session_process_buf_fn process, con
 }
 
 static void close_dir(struct fuse_session *se, session_process_buf_fn process, const struct fuse_in_header *h,
-                             uint64_t fh) {
+                      uint64_t fh) {
     if (fh == 0) {
         return;
     }
@@ -324,17 +324,19 @@ static uint32_t unopened_request(const struct fuse_buf *buf) {
     }
 }
 
-/* Sends the reply in c to the kernel, or an error if it did not fit. */
+/* Sends the reply kept in c to the kernel, or an error if it did not fit (its header says how long it was). */
 static void forward(struct fuse_chan *ch, uint64_t unique, struct capture *c) {
     chan_send_fn send = (chan_send_fn) libfuse_symbol(&chan_send_sym, "fuse_chan_send");
     struct fuse_out_header out;
-    if (c->length < OUT_HEADER || c->length == c->capacity) {
+    if (c->length < OUT_HEADER) {
         sqliteos_reply_error(ch, unique, -EIO);
         return;
     }
     memcpy(&out, c->buf, sizeof out);
-    out.len = (uint32_t) c->length;
-    memcpy(c->buf, &out, sizeof out);
+    if (out.len != c->length) {
+        sqliteos_reply_error(ch, unique, -EIO);
+        return;
+    }
     struct iovec iov = { c->buf, c->length };
     if (send(ch, &iov, 1) != 0 && out.error == 0) {
         sqliteos_reply_error(ch, unique, -EIO); /* too large for the kernel, say: it still gets an answer */
@@ -389,11 +391,7 @@ int sqliteos_serve_unopened(struct fuse_session *se, const struct fuse_buf *buf,
         if (err != 0) {
             sqliteos_reply_error(ch, h->unique, err);
         } else {
-            chan_send_fn send = (chan_send_fn) libfuse_symbol(&chan_send_sym, "fuse_chan_send");
-            struct fuse_out_header out = { (uint32_t) c.length, 0, h->unique };
-            memcpy(c.buf, &out, sizeof out);
-            struct iovec iov = { c.buf, c.length };
-            send(ch, &iov, 1); /* a process interrupted meanwhile: the listing goes on from here if asked */
+            forward(ch, h->unique, &c); /* a process interrupted meanwhile: the listing goes on from here if asked */
         }
         free(c.buf);
     } else {
